@@ -1,0 +1,17 @@
+//! The hostwatch agent: collectors read the host, the schedule decides what is due, a report
+//! leaves through each enabled sink.
+//!
+//! Linux is the first platform. Everything that parses `/proc` or `/sys` reads through
+//! [`HostPaths`], so tests run the real parsers over recorded trees.
+
+pub mod agent;
+pub mod collect;
+pub mod config;
+pub mod dump;
+pub mod filter;
+pub mod paths;
+pub mod runner;
+pub mod sink;
+
+pub use agent::Agent;
+pub use paths::HostPaths;

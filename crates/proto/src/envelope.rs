@@ -1,0 +1,14 @@
+//! The hub's reply to a report.
+
+use serde::{Deserialize, Serialize};
+
+/// What the hub tells an agent after accepting its report(s). Commands for the host will ride
+/// here too (added as a new field, so older agents simply ignore them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The fast-tier interval the agent should use from now on, in seconds (already clamped by the hub).
+    pub interval_seconds: u32,
+    /// The hub's clock when it answered, unix milliseconds; lets the agent notice clock skew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<i64>,
+}

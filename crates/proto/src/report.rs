@@ -1,0 +1,126 @@
+//! The report: one document per collection tick, which is also the host's heartbeat.
+
+use crate::Sections;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The major schema version this build writes and the newest it can read.
+///
+/// Additive changes keep the number; only an incompatible change bumps it, and readers refuse
+/// documents from a newer major version instead of misreading them.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One collection tick of one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// The host's stable name as configured (defaults to the hostname).
+    pub host_id: String,
+    pub agent: AgentInfo,
+    /// Increases by one per report of this agent instance; `(agent.instance_id, seq)` is unique.
+    pub seq: u64,
+    /// When collection of this tick started, unix milliseconds UTC.
+    pub collected_at: i64,
+    /// The tiers whose sources were due this tick.
+    pub tiers: Vec<Tier>,
+    #[serde(default)]
+    pub sections: Sections,
+}
+
+/// Who produced the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// hostwatch version of the agent, e.g. `0.1.0`.
+    pub version: String,
+    /// Random id of this agent installation; with `seq` it makes a report unique.
+    pub instance_id: String,
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`); changes on every reboot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+}
+
+/// Collection tiers: how often a source is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Default every 10 s: CPU, memory, load, disk and network I/O.
+    Fast,
+    /// Default every 300 s: filesystems, system facts.
+    Medium,
+    /// Default every 1800 s: slow or expensive sources.
+    Slow,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Fast, Tier::Medium, Tier::Slow];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Fast => "fast",
+            Tier::Medium => "medium",
+            Tier::Slow => "slow",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a document could not be read as a report.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// The document is not JSON, or not shaped like a report; the message says where.
+    Invalid(String),
+    /// The document was written by a newer, incompatible schema.
+    NewerSchema { found: u32, supported: u32 },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Invalid(m) => write!(f, "invalid report: {m}"),
+            DecodeError::NewerSchema { found, supported } => write!(
+                f,
+                "report schema_version {found} is newer than this build understands \
+                 (up to {supported}); upgrade the reader"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl Report {
+    /// Reads a report from JSON, refusing newer major schema versions with a clear error.
+    pub fn from_json(bytes: &[u8]) -> Result<Report, DecodeError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            schema_version: Option<u32>,
+        }
+        let probe: Probe =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        match probe.schema_version {
+            None => {
+                return Err(DecodeError::Invalid(
+                    "missing field `schema_version`".into(),
+                ));
+            }
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(DecodeError::NewerSchema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(_) => {}
+        }
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))
+    }
+
+    /// The report as compact JSON, the wire form.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a report always serializes")
+    }
+}
