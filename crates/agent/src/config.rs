@@ -268,3 +268,239 @@ settings_of!(
     NetworkConfig,
     ProcessesConfig
 );
+
+impl AgentConfig {
+    /// The top-level tables, for `HOSTWATCH_<SECTION>_<KEY>` overrides.
+    pub const SECTIONS: &'static [&'static str] = &[
+        "agent",
+        "tiers",
+        "cpu",
+        "load",
+        "memory",
+        "system",
+        "thermal",
+        "filesystems",
+        "disks",
+        "network",
+        "processes",
+        "prometheus",
+        "debug",
+    ];
+
+    /// Finds, reads, overlays and validates the agent's configuration.
+    pub fn load(
+        sources: &crate::config_file::Sources,
+    ) -> Result<(AgentConfig, crate::config_file::Origin), crate::config_file::ConfigError> {
+        let (config, origin): (AgentConfig, _) =
+            crate::config_file::load("agent", sources, Self::SECTIONS)?;
+        config
+            .validate()
+            .map_err(|problem| crate::config_file::ConfigError {
+                source_name: origin.to_string(),
+                problem,
+            })?;
+        Ok((config, origin))
+    }
+
+    /// Checks what types alone cannot: the first problem found, naming its key.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.tiers;
+        for (key, secs) in [
+            ("tiers.fast", t.fast),
+            ("tiers.medium", t.medium),
+            ("tiers.slow", t.slow),
+        ] {
+            if !(1..=86_400).contains(&secs) {
+                return Err(format!(
+                    "key `{key}`: must be between 1 and 86400 seconds, got {secs}"
+                ));
+            }
+        }
+        if !(t.fast <= t.medium && t.medium <= t.slow) {
+            return Err(format!(
+                "key `tiers`: intervals must satisfy fast <= medium <= slow, got {} / {} / {}",
+                t.fast, t.medium, t.slow
+            ));
+        }
+        if let Some(id) = &self.agent.host_id {
+            let ok = !id.is_empty()
+                && id.len() <= 253
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !ok {
+                return Err(
+                    "key `agent.host_id`: must be 1-253 characters of letters, digits, '-', '_' or '.'"
+                        .to_string(),
+                );
+            }
+        }
+        if self.processes.top > 1000 {
+            return Err(format!(
+                "key `processes.top`: at most 1000, got {}",
+                self.processes.top
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_file::{Origin, Sources};
+    use std::path::Path;
+
+    fn sources_in(dir: &Path) -> Sources {
+        Sources {
+            explicit: None,
+            env: Vec::new(),
+            home: Some(dir.join("home")),
+            cwd: Some(dir.join("cwd")),
+            etc_dir: Some(dir.join("etc")),
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn defaults_without_any_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, origin) = AgentConfig::load(&sources_in(dir.path())).unwrap();
+        assert_eq!(origin, Origin::Defaults);
+        assert_eq!(config, AgentConfig::default());
+        assert_eq!(config.tiers.fast, 10);
+        assert_eq!(config.processes.top, 10);
+        assert!(config.prometheus.listen.is_none());
+    }
+
+    #[test]
+    fn search_order_prefers_cwd_then_home_then_etc() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources_in(dir.path());
+        let etc = dir.path().join("etc/agent.toml");
+        write(&etc, "[tiers]\nfast = 30\n");
+        let (c, o) = AgentConfig::load(&s).unwrap();
+        assert_eq!((c.tiers.fast, o), (30, Origin::File(etc)));
+
+        let home = dir.path().join("home/.config/hostwatch/agent.toml");
+        write(&home, "[tiers]\nfast = 20\n");
+        let (c, o) = AgentConfig::load(&s).unwrap();
+        assert_eq!((c.tiers.fast, o), (20, Origin::File(home)));
+
+        let cwd = dir.path().join("cwd/hostwatch.toml");
+        write(&cwd, "[tiers]\nfast = 15\n");
+        let (c, o) = AgentConfig::load(&s).unwrap();
+        assert_eq!((c.tiers.fast, o), (15, Origin::File(cwd)));
+
+        // $HOSTWATCH_CONFIG beats all of those, --config beats it.
+        let env_file = dir.path().join("env.toml");
+        write(&env_file, "[tiers]\nfast = 5\n");
+        let mut s2 = s.clone();
+        s2.env.push(("HOSTWATCH_CONFIG".into(), env_file.display().to_string()));
+        assert_eq!(AgentConfig::load(&s2).unwrap().0.tiers.fast, 5);
+        let explicit = dir.path().join("explicit.toml");
+        write(&explicit, "[tiers]\nfast = 7\n");
+        s2.explicit = Some(explicit);
+        assert_eq!(AgentConfig::load(&s2).unwrap().0.tiers.fast, 7);
+    }
+
+    #[test]
+    fn explicit_file_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        s.explicit = Some(dir.path().join("nope.toml"));
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.source_name.ends_with("nope.toml"), "{e}");
+        assert!(e.problem.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_single_keys_with_typed_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        write(
+            &dir.path().join("cwd/hostwatch.toml"),
+            "[network]\nexclude = [\"lo\"]\n[tiers]\nfast = 30\n",
+        );
+        s.env = vec![
+            ("HOSTWATCH_PROMETHEUS_LISTEN".into(), "127.0.0.1:9101".into()),
+            ("HOSTWATCH_TIERS_FAST".into(), "5".into()),
+            ("HOSTWATCH_NETWORK_EXCLUDE".into(), r#"["lo", "tun*"]"#.into()),
+            ("HOSTWATCH_DEBUG_DUMP_DIR".into(), "/tmp/hw dump".into()),
+            ("HOSTWATCH_PROCESSES_ENABLED".into(), "false".into()),
+            // Not a config section: left to the command line.
+            ("HOSTWATCH_LOG_FORMAT".into(), "json".into()),
+        ];
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.prometheus.listen, Some("127.0.0.1:9101".parse().unwrap()));
+        assert_eq!(c.tiers.fast, 5);
+        assert_eq!(c.network.exclude, vec!["lo".to_string(), "tun*".to_string()]);
+        assert_eq!(c.debug.dump_dir.as_deref(), Some(Path::new("/tmp/hw dump")));
+        assert!(!c.processes.enabled);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources_in(dir.path());
+        let file = dir.path().join("cwd/hostwatch.toml");
+
+        write(&file, "[prometheus]\nlisten = \"not an address\"\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert_eq!(e.source_name, file.display().to_string());
+        assert!(e.problem.contains("prometheus.listen"), "{e}");
+        assert!(e.problem.contains("invalid socket address"), "{e}");
+
+        write(&file, "[network]\nexclud = []\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("unknown field `exclud`"), "{e}");
+
+        write(&file, "[tiers]\nfast = \"ten\"\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("tiers.fast"), "{e}");
+
+        write(&file, "[tiers\nfast = 1\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("line 1"), "syntax errors carry a position: {e}");
+
+        write(&file, "[tiers]\nfast = 600\nmedium = 300\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("fast <= medium <= slow"), "{e}");
+
+        write(&file, "[agent]\nhost_id = \"bad host\"\n");
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("agent.host_id"), "{e}");
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        s.env = vec![("HOSTWATCH_TIERS_FASTEST".into(), "5".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert_eq!(e.source_name, "HOSTWATCH_TIERS_FASTEST");
+        assert!(e.problem.contains("unknown field `fastest`"), "{e}");
+
+        s.env = vec![("HOSTWATCH_PROMETHEUS_LISTEN".into(), "nowhere".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert_eq!(e.source_name, "HOSTWATCH_PROMETHEUS_LISTEN");
+        assert!(e.problem.contains("prometheus.listen"), "{e}");
+    }
+
+    #[test]
+    fn every_section_is_overridable() {
+        // SECTIONS must name real tables: an override of an unknown key in each is refused,
+        // which proves the variable reached that table.
+        let dir = tempfile::tempdir().unwrap();
+        for section in AgentConfig::SECTIONS {
+            let mut s = sources_in(dir.path());
+            s.env = vec![(format!("HOSTWATCH_{}_NO_SUCH_KEY", section.to_uppercase()), "1".into())];
+            let e = AgentConfig::load(&s).unwrap_err();
+            assert!(e.problem.contains("no_such_key"), "{section}: {e}");
+        }
+    }
+}

@@ -7,10 +7,13 @@
 pub mod agent;
 pub mod collect;
 pub mod config;
+pub mod config_file;
 pub mod dump;
 pub mod filter;
 pub mod paths;
+pub mod run;
 pub mod runner;
+pub mod schedule;
 pub mod sink;
 
 pub use agent::Agent;

@@ -1,1 +1,139 @@
-fn main() {}
+//! `hostwatch`: the one binary. Parses the command line, turns it into checked configuration,
+//! then hands over to the agent (and, later, hub) libraries.
+
+mod table;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use hostwatch_agent::config::AgentConfig;
+use hostwatch_agent::config_file::Sources;
+use hostwatch_agent::run::{RunOptions, run};
+use hostwatch_proto::Tier;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "hostwatch", version, about = "Fleet host monitor: agent, hub and dashboard in one binary")]
+struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "HOSTWATCH_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info`, `debug`, `hostwatch_agent=debug`.
+    #[arg(long, global = true, default_value = "info", env = "HOSTWATCH_LOG_LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SnapshotFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent: collect on the configured tiers and deliver to every enabled sink.
+    Agent {
+        /// Config file (default: search $HOSTWATCH_CONFIG, ./hostwatch.toml, ~/.config/hostwatch/agent.toml, /etc/hostwatch/agent.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print every report as one JSON line on stdout.
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// Collect once (two reads a second apart, so rates are real) and print the report.
+    Snapshot {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// `table` for people, `json` for the wire document.
+        #[arg(long, value_enum, default_value_t = SnapshotFormat::Table)]
+        format: SnapshotFormat,
+    },
+    /// Check the configuration and exit non-zero on any problem.
+    CheckConfig {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hostwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Agent { config, stdout } => {
+            let config = load_agent_config(config)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(run(config, RunOptions { stdout }, shutdown_signal()))?;
+            Ok(())
+        }
+        Command::Snapshot { config, format } => {
+            let config = load_agent_config(config)?;
+            let mut agent = hostwatch_agent::Agent::new(&config);
+            agent.collect(&Tier::ALL);
+            std::thread::sleep(Duration::from_secs(1));
+            let report = agent.collect(&Tier::ALL);
+            match format {
+                SnapshotFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                }
+                SnapshotFormat::Table => print!("{}", table::render(&report)),
+            }
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            let (_, origin) = AgentConfig::load(&Sources::from_process(config))?;
+            println!("agent configuration OK ({origin})");
+            Ok(())
+        }
+    }
+}
+
+fn load_agent_config(path: Option<PathBuf>) -> anyhow::Result<AgentConfig> {
+    let (config, origin) = AgentConfig::load(&Sources::from_process(path))?;
+    tracing::debug!(%origin, "configuration loaded");
+    Ok(config)
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what systemd sends on stop).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

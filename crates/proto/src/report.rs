@@ -116,7 +116,13 @@ impl Report {
             }
             Some(_) => {}
         }
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let report: Report = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            DecodeError::Invalid(format!("at `{path}`: {}", e.into_inner()))
+        })?;
+        de.end().map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        Ok(report)
     }
 
     /// The report as compact JSON, the wire form.

@@ -1,1 +1,5 @@
-//! Sinks: where a report goes.
+//! Sinks: where a report goes once collected.
+
+pub mod exposition;
+pub mod prometheus;
+pub mod stdout;

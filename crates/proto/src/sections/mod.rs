@@ -96,6 +96,17 @@ macro_rules! sections {
                 )*
             }
 
+            /// The sections that hold an error, with it, in declaration order.
+            pub fn errors(&self) -> Vec<(&'static str, &SectionError)> {
+                let mut out = Vec::new();
+                $(
+                    if let Some(Section::Failed(e)) = &self.$field {
+                        out.push((stringify!($field), e));
+                    }
+                )*
+                out
+            }
+
             /// Names of the sections present, in declaration order.
             pub fn present(&self) -> Vec<&'static str> {
                 let mut names = Vec::new();

@@ -1,0 +1,3 @@
+//! The agent's integration tests: one binary, so the 2-core machine links once.
+
+mod prometheus;

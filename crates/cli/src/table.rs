@@ -1,0 +1,229 @@
+//! `hostwatch snapshot`'s readable rendering of a report.
+
+use hostwatch_proto::{Report, Section};
+use std::fmt::Write;
+
+/// Binary-prefixed size, e.g. `3.1 GiB`.
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+fn rate(n: Option<f64>) -> String {
+    n.map(|v| format!("{}/s", bytes(v)))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn opt(n: Option<f64>, digits: usize) -> String {
+    n.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs as u64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m {}s", s % 60)
+    }
+}
+
+/// Renders the report as aligned text sections; failed sources are listed with their error.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let s = &r.sections;
+    let _ = writeln!(o, "host {}  (agent {}, report #{})", r.host_id, r.agent.version, r.seq);
+    if let Some(Section::Ok(sys)) = &s.system {
+        let os = sys.os.as_ref().map(|o| o.pretty_name.as_str()).unwrap_or("unknown OS");
+        let virt = sys.virtualization.as_deref().unwrap_or("bare metal");
+        let _ = writeln!(
+            o,
+            "system   {os}, kernel {} ({}), {virt}, up {}",
+            sys.kernel,
+            sys.arch,
+            duration(sys.uptime_seconds)
+        );
+        if let Some(c) = &sys.container {
+            let _ = writeln!(
+                o,
+                "         container cgroup {}  memory limit {}  cpu limit {}",
+                c.cgroup,
+                c.memory_max_bytes.map(|b| bytes(b as f64)).unwrap_or_else(|| "none".into()),
+                opt(c.cpu_limit_cores, 2)
+            );
+        }
+    }
+    if let Some(Section::Ok(c)) = &s.cpu {
+        let model = c.model.as_deref().unwrap_or("");
+        match &c.usage {
+            Some(u) => {
+                let _ = writeln!(
+                    o,
+                    "cpu      {:.1} % busy  user {:.1}  system {:.1}  iowait {:.1}  steal {:.1}  ({} cores {model})",
+                    u.busy_pct, u.user_pct, u.system_pct, u.iowait_pct, u.steal_pct, c.logical_cores
+                );
+            }
+            None => {
+                let _ = writeln!(o, "cpu      (no rate yet)  ({} cores {model})", c.logical_cores);
+            }
+        }
+    }
+    if let Some(Section::Ok(l)) = &s.load {
+        let _ = writeln!(
+            o,
+            "load     {:.2} {:.2} {:.2}  tasks {} runnable / {}",
+            l.load1, l.load5, l.load15, l.tasks_runnable, l.tasks_total
+        );
+    }
+    if let Some(Section::Ok(m)) = &s.memory {
+        let _ = writeln!(
+            o,
+            "memory   {} / {} ({:.1} %)  available {}  swap {} / {}  swap cached {}",
+            bytes(m.used_bytes as f64),
+            bytes(m.total_bytes as f64),
+            m.used_pct,
+            bytes(m.available_bytes as f64),
+            bytes(m.swap_used_bytes as f64),
+            bytes(m.swap_total_bytes as f64),
+            bytes(m.swap_cached_bytes as f64),
+        );
+        if let Some(p) = &m.pressure {
+            let some = |r: &Option<hostwatch_proto::sections::PressureResource>| {
+                opt(r.as_ref().map(|r| r.some.avg10_pct), 2)
+            };
+            let _ = writeln!(
+                o,
+                "pressure cpu {} %  memory {} %  io {} %  (some, avg10)",
+                some(&p.cpu),
+                some(&p.memory),
+                some(&p.io)
+            );
+        }
+    }
+    if let Some(Section::Ok(f)) = &s.filesystems {
+        let _ = writeln!(o, "\n{:<24} {:<8} {:>10} {:>10} {:>10} {:>6} {:>7}", "MOUNT", "TYPE", "SIZE", "USED", "AVAIL", "USE%", "INODE%");
+        for m in &f.mounts {
+            if let Some(e) = &m.error {
+                let _ = writeln!(o, "{:<24} {:<8} error: {e}", m.mount, m.fs_type);
+                continue;
+            }
+            let _ = writeln!(
+                o,
+                "{:<24} {:<8} {:>10} {:>10} {:>10} {:>6.1} {:>7}",
+                m.mount,
+                m.fs_type,
+                bytes(m.size_bytes as f64),
+                bytes(m.used_bytes as f64),
+                bytes(m.available_bytes as f64),
+                m.used_pct,
+                opt(m.inodes_used_pct, 1),
+                )
+            ;
+        }
+    }
+    if let Some(Section::Ok(d)) = &s.disks {
+        let _ = writeln!(o, "\n{:<12} {:>12} {:>12} {:>8} {:>8} {:>6} {:>9}", "DISK", "READ", "WRITE", "R IOPS", "W IOPS", "UTIL%", "AWAIT ms");
+        for disk in &d.devices {
+            let r = disk.rates.as_ref();
+            let _ = writeln!(
+                o,
+                "{:<12} {:>12} {:>12} {:>8} {:>8} {:>6} {:>9}",
+                disk.name,
+                rate(r.map(|r| r.read_bytes_per_sec)),
+                rate(r.map(|r| r.write_bytes_per_sec)),
+                opt(r.map(|r| r.read_iops), 1),
+                opt(r.map(|r| r.write_iops), 1),
+                opt(r.map(|r| r.util_pct), 1),
+                opt(r.map(|r| r.avg_wait_seconds * 1000.0), 2),
+            );
+        }
+    }
+    if let Some(Section::Ok(n)) = &s.network {
+        let _ = writeln!(o, "\n{:<16} {:>12} {:>12} {:>10} {:>10} {:>8}", "INTERFACE", "RX", "TX", "RX pkt/s", "TX pkt/s", "ERR+DROP");
+        for i in &n.interfaces {
+            let r = i.rates.as_ref();
+            let bad = i.rx_errors_total + i.tx_errors_total + i.rx_drops_total + i.tx_drops_total;
+            let _ = writeln!(
+                o,
+                "{:<16} {:>12} {:>12} {:>10} {:>10} {:>8}",
+                i.name,
+                rate(r.map(|r| r.rx_bytes_per_sec)),
+                rate(r.map(|r| r.tx_bytes_per_sec)),
+                opt(r.map(|r| r.rx_packets_per_sec), 1),
+                opt(r.map(|r| r.tx_packets_per_sec), 1),
+                bad
+            );
+        }
+    }
+    if let Some(Section::Ok(t)) = &s.thermal {
+        let _ = writeln!(o, "\ntemperatures (hottest CPU {} °C)", opt(t.cpu_max_celsius, 1));
+        for sensor in &t.sensors {
+            let label = sensor.label.as_deref().unwrap_or(&sensor.sensor);
+            let _ = writeln!(o, "  {:<28} {:<20} {:>6.1} °C", sensor.chip, label, sensor.celsius);
+        }
+        for z in &t.zones {
+            let _ = writeln!(o, "  {:<28} {:<20} {:>6.1} °C", z.zone, z.kind, z.celsius);
+        }
+    }
+    if let Some(Section::Ok(p)) = &s.processes {
+        let st = &p.states;
+        let _ = writeln!(
+            o,
+            "\nprocesses {} ({} threads): {} running, {} sleeping, {} disk sleep, {} zombie",
+            p.total, p.threads, st.running, st.sleeping, st.disk_sleep, st.zombie
+        );
+        let _ = writeln!(o, "{:>8} {:<16} {:>7} {:>10} {:<10} COMMAND", "PID", "NAME", "CPU%", "RSS", "USER");
+        for t in p.top_cpu.iter().chain(&p.top_memory).fold(Vec::new(), |mut v: Vec<&hostwatch_proto::sections::ProcessInfo>, t| {
+            if !v.iter().any(|x| x.pid == t.pid) {
+                v.push(t);
+            }
+            v
+        }) {
+            let cmd: String = t.cmdline.chars().take(60).collect();
+            let _ = writeln!(
+                o,
+                "{:>8} {:<16} {:>7} {:>10} {:<10} {cmd}",
+                t.pid,
+                t.name,
+                opt(t.cpu_pct, 1),
+                bytes(t.rss_bytes as f64),
+                t.user
+            );
+        }
+    }
+    let errors = s.errors();
+    if !errors.is_empty() {
+        let _ = writeln!(o, "\nerrors");
+        for (name, e) in errors {
+            let _ = writeln!(o, "  {name}: {}", e.message);
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0), "1.5 KiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+        assert_eq!(duration(3.0 * 86_400.0 + 4.0 * 3600.0), "3d 4h");
+        assert_eq!(duration(125.0), "2m 5s");
+    }
+}

@@ -1,0 +1,115 @@
+//! The wire format, pinned by golden JSON fixtures.
+
+use hostwatch_proto::sections::MemorySource;
+use hostwatch_proto::{DecodeError, Envelope, ErrorKind, Report, Section, Tier};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn pretty<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap() + "\n"
+}
+
+#[test]
+fn full_report_round_trips_byte_for_byte() {
+    let text = fixture("report-v1-full.json");
+    let report = Report::from_json(text.as_bytes()).expect("decodes");
+    assert_eq!(pretty(&report), text, "re-encoding must reproduce the golden file");
+    // And the compact wire form decodes to the same value.
+    assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
+}
+
+#[test]
+fn full_report_has_every_section_with_its_values() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    assert_eq!(report.host_id, "pve-node1");
+    assert_eq!(report.seq, 4211);
+    assert_eq!(report.tiers, vec![Tier::Fast, Tier::Medium]);
+    let s = &report.sections;
+    assert_eq!(
+        s.present(),
+        hostwatch_proto::Sections::NAMES.to_vec(),
+        "the full fixture must carry every section this build knows"
+    );
+    let cpu = s.cpu.as_ref().unwrap().ok().unwrap();
+    assert_eq!(cpu.usage.unwrap().steal_pct, 8.2);
+    assert_eq!(cpu.cores.len(), 2);
+    let mem = s.memory.as_ref().unwrap().ok().unwrap();
+    assert_eq!(mem.source, MemorySource::Cgroup);
+    assert_eq!(mem.swap_cached_bytes, 33_554_432);
+    let fs = s.filesystems.as_ref().unwrap().ok().unwrap();
+    assert!(fs.mounts[1].error.as_deref().unwrap().contains("timed out"));
+    assert_eq!(fs.mounts[1].inodes_used_pct, None);
+    let disks = s.disks.as_ref().unwrap().ok().unwrap();
+    assert!(disks.devices[1].rates.is_none(), "first sight of a device has no rates");
+}
+
+#[test]
+fn failed_sections_carry_kind_and_message() {
+    let text = fixture("report-v1-errors.json");
+    let report = Report::from_json(text.as_bytes()).unwrap();
+    assert_eq!(pretty(&report), text);
+    let errors = report.sections.errors();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0].0, "memory");
+    assert_eq!(errors[0].1.kind, ErrorKind::Parse);
+    assert!(errors[0].1.message.contains("/proc/meminfo"));
+    assert_eq!(errors[1].1.kind, ErrorKind::Permission);
+    assert!(matches!(report.sections.load, Some(Section::Ok(_))));
+    assert!(report.sections.cpu.is_none(), "a source not due is absent, not failed");
+}
+
+#[test]
+fn unknown_fields_and_kinds_from_a_newer_minor_version_are_ignored() {
+    let report = Report::from_json(fixture("report-v1-newer-minor.json").as_bytes())
+        .expect("additive changes must not break older readers");
+    let errors = report.sections.errors();
+    assert_eq!(errors[0].1.kind, ErrorKind::Other);
+    assert_eq!(report.sections.load.unwrap().ok().unwrap().tasks_total, 98);
+}
+
+#[test]
+fn a_newer_major_version_is_refused_clearly() {
+    let err = Report::from_json(fixture("report-v2.json").as_bytes()).unwrap_err();
+    assert!(matches!(err, DecodeError::NewerSchema { found: 2, supported: 1 }));
+    let msg = err.to_string();
+    assert!(msg.contains("schema_version 2") && msg.contains("upgrade"), "{msg}");
+}
+
+#[test]
+fn garbage_is_refused_with_a_position() {
+    for (input, expect) in [
+        (&b"not json"[..], "line 1"),
+        (b"{\"host_id\": \"x\"}", "schema_version"),
+        (b"{\"schema_version\": 1, \"host_id\": 5}", "at `host_id`"),
+        (b"{\"schema_version\": 1", "EOF"),
+    ] {
+        let err = Report::from_json(input).unwrap_err().to_string();
+        assert!(err.starts_with("invalid report"), "{err}");
+        assert!(err.contains(expect), "{err} should mention {expect}");
+    }
+}
+
+#[test]
+fn a_section_with_the_wrong_shape_names_the_problem() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fixture("report-v1-errors.json")).unwrap();
+    v["sections"]["load"]["load1"] = serde_json::json!("high");
+    let err = Report::from_json(v.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(
+        err.contains("sections.load") && err.contains("invalid type: string \"high\", expected f64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn envelope_round_trips() {
+    let text = fixture("envelope-v1.json");
+    let env: Envelope = serde_json::from_str(&text).unwrap();
+    assert_eq!(env.interval_seconds, 60);
+    assert_eq!(pretty(&env), text);
+    let minimal: Envelope = serde_json::from_str(r#"{"interval_seconds": 10, "commands": []}"#).unwrap();
+    assert_eq!(minimal.server_time, None);
+}
