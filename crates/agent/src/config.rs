@@ -400,7 +400,8 @@ mod tests {
         let env_file = dir.path().join("env.toml");
         write(&env_file, "[tiers]\nfast = 5\n");
         let mut s2 = s.clone();
-        s2.env.push(("HOSTWATCH_CONFIG".into(), env_file.display().to_string()));
+        s2.env
+            .push(("HOSTWATCH_CONFIG".into(), env_file.display().to_string()));
         assert_eq!(AgentConfig::load(&s2).unwrap().0.tiers.fast, 5);
         let explicit = dir.path().join("explicit.toml");
         write(&explicit, "[tiers]\nfast = 7\n");
@@ -427,9 +428,15 @@ mod tests {
             "[network]\nexclude = [\"lo\"]\n[tiers]\nfast = 30\n",
         );
         s.env = vec![
-            ("HOSTWATCH_PROMETHEUS_LISTEN".into(), "127.0.0.1:9101".into()),
+            (
+                "HOSTWATCH_PROMETHEUS_LISTEN".into(),
+                "127.0.0.1:9101".into(),
+            ),
             ("HOSTWATCH_TIERS_FAST".into(), "5".into()),
-            ("HOSTWATCH_NETWORK_EXCLUDE".into(), r#"["lo", "tun*"]"#.into()),
+            (
+                "HOSTWATCH_NETWORK_EXCLUDE".into(),
+                r#"["lo", "tun*"]"#.into(),
+            ),
             ("HOSTWATCH_DEBUG_DUMP_DIR".into(), "/tmp/hw dump".into()),
             ("HOSTWATCH_PROCESSES_ENABLED".into(), "false".into()),
             // Not a config section: left to the command line.
@@ -438,7 +445,10 @@ mod tests {
         let (c, _) = AgentConfig::load(&s).unwrap();
         assert_eq!(c.prometheus.listen, Some("127.0.0.1:9101".parse().unwrap()));
         assert_eq!(c.tiers.fast, 5);
-        assert_eq!(c.network.exclude, vec!["lo".to_string(), "tun*".to_string()]);
+        assert_eq!(
+            c.network.exclude,
+            vec!["lo".to_string(), "tun*".to_string()]
+        );
         assert_eq!(c.debug.dump_dir.as_deref(), Some(Path::new("/tmp/hw dump")));
         assert!(!c.processes.enabled);
     }
@@ -465,7 +475,10 @@ mod tests {
 
         write(&file, "[tiers\nfast = 1\n");
         let e = AgentConfig::load(&s).unwrap_err();
-        assert!(e.problem.contains("line 1"), "syntax errors carry a position: {e}");
+        assert!(
+            e.problem.contains("line 1"),
+            "syntax errors carry a position: {e}"
+        );
 
         write(&file, "[tiers]\nfast = 600\nmedium = 300\n");
         let e = AgentConfig::load(&s).unwrap_err();
@@ -498,7 +511,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for section in AgentConfig::SECTIONS {
             let mut s = sources_in(dir.path());
-            s.env = vec![(format!("HOSTWATCH_{}_NO_SUCH_KEY", section.to_uppercase()), "1".into())];
+            s.env = vec![(
+                format!("HOSTWATCH_{}_NO_SUCH_KEY", section.to_uppercase()),
+                "1".into(),
+            )];
             let e = AgentConfig::load(&s).unwrap_err();
             assert!(e.problem.contains("no_such_key"), "{section}: {e}");
         }

@@ -75,7 +75,11 @@ impl Sources {
         if let Some(p) = &self.explicit {
             return vec![(p.clone(), true)];
         }
-        if let Some((_, p)) = self.env.iter().find(|(k, v)| k == CONFIG_ENV && !v.is_empty()) {
+        if let Some((_, p)) = self
+            .env
+            .iter()
+            .find(|(k, v)| k == CONFIG_ENV && !v.is_empty())
+        {
             return vec![(PathBuf::from(p), true)];
         }
         let mut out = Vec::new();
@@ -83,9 +87,15 @@ impl Sources {
             out.push((cwd.join("hostwatch.toml"), false));
         }
         if let Some(home) = &self.home {
-            out.push((home.join(".config/hostwatch").join(format!("{role}.toml")), false));
+            out.push((
+                home.join(".config/hostwatch").join(format!("{role}.toml")),
+                false,
+            ));
         }
-        let etc = self.etc_dir.clone().unwrap_or_else(|| "/etc/hostwatch".into());
+        let etc = self
+            .etc_dir
+            .clone()
+            .unwrap_or_else(|| "/etc/hostwatch".into());
         out.push((etc.join(format!("{role}.toml")), false));
         out
     }

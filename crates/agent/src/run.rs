@@ -19,7 +19,9 @@ pub struct RunOptions {
 /// Why the agent could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("no sink enabled: pass --stdout or set [prometheus] listen (HOSTWATCH_PROMETHEUS_LISTEN)")]
+    #[error(
+        "no sink enabled: pass --stdout or set [prometheus] listen (HOSTWATCH_PROMETHEUS_LISTEN)"
+    )]
     NoSink,
     #[error("cannot serve Prometheus metrics on {listen}: {source}")]
     Listen {

@@ -14,13 +14,22 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "hostwatch", version, about = "Fleet host monitor: agent, hub and dashboard in one binary")]
+#[command(
+    name = "hostwatch",
+    version,
+    about = "Fleet host monitor: agent, hub and dashboard in one binary"
+)]
 struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "HOSTWATCH_LOG_FORMAT")]
     log_format: LogFormat,
     /// Log filter, e.g. `info`, `debug`, `hostwatch_agent=debug`.
-    #[arg(long, global = true, default_value = "info", env = "HOSTWATCH_LOG_LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "HOSTWATCH_LOG_LEVEL"
+    )]
     log_level: String,
     #[command(subcommand)]
     command: Command,

@@ -45,9 +45,17 @@ fn duration(secs: f64) -> String {
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let s = &r.sections;
-    let _ = writeln!(o, "host {}  (agent {}, report #{})", r.host_id, r.agent.version, r.seq);
+    let _ = writeln!(
+        o,
+        "host {}  (agent {}, report #{})",
+        r.host_id, r.agent.version, r.seq
+    );
     if let Some(Section::Ok(sys)) = &s.system {
-        let os = sys.os.as_ref().map(|o| o.pretty_name.as_str()).unwrap_or("unknown OS");
+        let os = sys
+            .os
+            .as_ref()
+            .map(|o| o.pretty_name.as_str())
+            .unwrap_or("unknown OS");
         let virt = sys.virtualization.as_deref().unwrap_or("bare metal");
         let _ = writeln!(
             o,
@@ -61,7 +69,9 @@ pub fn render(r: &Report) -> String {
                 o,
                 "         container cgroup {}  memory limit {}  cpu limit {}",
                 c.cgroup,
-                c.memory_max_bytes.map(|b| bytes(b as f64)).unwrap_or_else(|| "none".into()),
+                c.memory_max_bytes
+                    .map(|b| bytes(b as f64))
+                    .unwrap_or_else(|| "none".into()),
                 opt(c.cpu_limit_cores, 2)
             );
         }
@@ -73,11 +83,20 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     o,
                     "cpu      {:.1} % busy  user {:.1}  system {:.1}  iowait {:.1}  steal {:.1}  ({} cores {model})",
-                    u.busy_pct, u.user_pct, u.system_pct, u.iowait_pct, u.steal_pct, c.logical_cores
+                    u.busy_pct,
+                    u.user_pct,
+                    u.system_pct,
+                    u.iowait_pct,
+                    u.steal_pct,
+                    c.logical_cores
                 );
             }
             None => {
-                let _ = writeln!(o, "cpu      (no rate yet)  ({} cores {model})", c.logical_cores);
+                let _ = writeln!(
+                    o,
+                    "cpu      (no rate yet)  ({} cores {model})",
+                    c.logical_cores
+                );
             }
         }
     }
@@ -114,7 +133,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(Section::Ok(f)) = &s.filesystems {
-        let _ = writeln!(o, "\n{:<24} {:<8} {:>10} {:>10} {:>10} {:>6} {:>7}", "MOUNT", "TYPE", "SIZE", "USED", "AVAIL", "USE%", "INODE%");
+        let _ = writeln!(
+            o,
+            "\n{:<24} {:<8} {:>10} {:>10} {:>10} {:>6} {:>7}",
+            "MOUNT", "TYPE", "SIZE", "USED", "AVAIL", "USE%", "INODE%"
+        );
         for m in &f.mounts {
             if let Some(e) = &m.error {
                 let _ = writeln!(o, "{:<24} {:<8} error: {e}", m.mount, m.fs_type);
@@ -130,12 +153,15 @@ pub fn render(r: &Report) -> String {
                 bytes(m.available_bytes as f64),
                 m.used_pct,
                 opt(m.inodes_used_pct, 1),
-                )
-            ;
+            );
         }
     }
     if let Some(Section::Ok(d)) = &s.disks {
-        let _ = writeln!(o, "\n{:<12} {:>12} {:>12} {:>8} {:>8} {:>6} {:>9}", "DISK", "READ", "WRITE", "R IOPS", "W IOPS", "UTIL%", "AWAIT ms");
+        let _ = writeln!(
+            o,
+            "\n{:<12} {:>12} {:>12} {:>8} {:>8} {:>6} {:>9}",
+            "DISK", "READ", "WRITE", "R IOPS", "W IOPS", "UTIL%", "AWAIT ms"
+        );
         for disk in &d.devices {
             let r = disk.rates.as_ref();
             let _ = writeln!(
@@ -152,7 +178,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(Section::Ok(n)) = &s.network {
-        let _ = writeln!(o, "\n{:<16} {:>12} {:>12} {:>10} {:>10} {:>8}", "INTERFACE", "RX", "TX", "RX pkt/s", "TX pkt/s", "ERR+DROP");
+        let _ = writeln!(
+            o,
+            "\n{:<16} {:>12} {:>12} {:>10} {:>10} {:>8}",
+            "INTERFACE", "RX", "TX", "RX pkt/s", "TX pkt/s", "ERR+DROP"
+        );
         for i in &n.interfaces {
             let r = i.rates.as_ref();
             let bad = i.rx_errors_total + i.tx_errors_total + i.rx_drops_total + i.tx_drops_total;
@@ -169,10 +199,18 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(Section::Ok(t)) = &s.thermal {
-        let _ = writeln!(o, "\ntemperatures (hottest CPU {} °C)", opt(t.cpu_max_celsius, 1));
+        let _ = writeln!(
+            o,
+            "\ntemperatures (hottest CPU {} °C)",
+            opt(t.cpu_max_celsius, 1)
+        );
         for sensor in &t.sensors {
             let label = sensor.label.as_deref().unwrap_or(&sensor.sensor);
-            let _ = writeln!(o, "  {:<28} {:<20} {:>6.1} °C", sensor.chip, label, sensor.celsius);
+            let _ = writeln!(
+                o,
+                "  {:<28} {:<20} {:>6.1} °C",
+                sensor.chip, label, sensor.celsius
+            );
         }
         for z in &t.zones {
             let _ = writeln!(o, "  {:<28} {:<20} {:>6.1} °C", z.zone, z.kind, z.celsius);
@@ -185,13 +223,20 @@ pub fn render(r: &Report) -> String {
             "\nprocesses {} ({} threads): {} running, {} sleeping, {} disk sleep, {} zombie",
             p.total, p.threads, st.running, st.sleeping, st.disk_sleep, st.zombie
         );
-        let _ = writeln!(o, "{:>8} {:<16} {:>7} {:>10} {:<10} COMMAND", "PID", "NAME", "CPU%", "RSS", "USER");
-        for t in p.top_cpu.iter().chain(&p.top_memory).fold(Vec::new(), |mut v: Vec<&hostwatch_proto::sections::ProcessInfo>, t| {
-            if !v.iter().any(|x| x.pid == t.pid) {
-                v.push(t);
-            }
-            v
-        }) {
+        let _ = writeln!(
+            o,
+            "{:>8} {:<16} {:>7} {:>10} {:<10} COMMAND",
+            "PID", "NAME", "CPU%", "RSS", "USER"
+        );
+        for t in p.top_cpu.iter().chain(&p.top_memory).fold(
+            Vec::new(),
+            |mut v: Vec<&hostwatch_proto::sections::ProcessInfo>, t| {
+                if !v.iter().any(|x| x.pid == t.pid) {
+                    v.push(t);
+                }
+                v
+            },
+        ) {
             let cmd: String = t.cmdline.chars().take(60).collect();
             let _ = writeln!(
                 o,

@@ -4,8 +4,11 @@ use hostwatch_proto::sections::MemorySource;
 use hostwatch_proto::{DecodeError, Envelope, ErrorKind, Report, Section, Tier};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn pretty<T: serde::Serialize>(v: &T) -> String {
@@ -16,7 +19,11 @@ fn pretty<T: serde::Serialize>(v: &T) -> String {
 fn full_report_round_trips_byte_for_byte() {
     let text = fixture("report-v1-full.json");
     let report = Report::from_json(text.as_bytes()).expect("decodes");
-    assert_eq!(pretty(&report), text, "re-encoding must reproduce the golden file");
+    assert_eq!(
+        pretty(&report),
+        text,
+        "re-encoding must reproduce the golden file"
+    );
     // And the compact wire form decodes to the same value.
     assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
 }
@@ -43,7 +50,10 @@ fn full_report_has_every_section_with_its_values() {
     assert!(fs.mounts[1].error.as_deref().unwrap().contains("timed out"));
     assert_eq!(fs.mounts[1].inodes_used_pct, None);
     let disks = s.disks.as_ref().unwrap().ok().unwrap();
-    assert!(disks.devices[1].rates.is_none(), "first sight of a device has no rates");
+    assert!(
+        disks.devices[1].rates.is_none(),
+        "first sight of a device has no rates"
+    );
 }
 
 #[test]
@@ -58,7 +68,10 @@ fn failed_sections_carry_kind_and_message() {
     assert!(errors[0].1.message.contains("/proc/meminfo"));
     assert_eq!(errors[1].1.kind, ErrorKind::Permission);
     assert!(matches!(report.sections.load, Some(Section::Ok(_))));
-    assert!(report.sections.cpu.is_none(), "a source not due is absent, not failed");
+    assert!(
+        report.sections.cpu.is_none(),
+        "a source not due is absent, not failed"
+    );
 }
 
 #[test]
@@ -73,9 +86,18 @@ fn unknown_fields_and_kinds_from_a_newer_minor_version_are_ignored() {
 #[test]
 fn a_newer_major_version_is_refused_clearly() {
     let err = Report::from_json(fixture("report-v2.json").as_bytes()).unwrap_err();
-    assert!(matches!(err, DecodeError::NewerSchema { found: 2, supported: 1 }));
+    assert!(matches!(
+        err,
+        DecodeError::NewerSchema {
+            found: 2,
+            supported: 1
+        }
+    ));
     let msg = err.to_string();
-    assert!(msg.contains("schema_version 2") && msg.contains("upgrade"), "{msg}");
+    assert!(
+        msg.contains("schema_version 2") && msg.contains("upgrade"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -94,12 +116,14 @@ fn garbage_is_refused_with_a_position() {
 
 #[test]
 fn a_section_with_the_wrong_shape_names_the_problem() {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&fixture("report-v1-errors.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&fixture("report-v1-errors.json")).unwrap();
     v["sections"]["load"]["load1"] = serde_json::json!("high");
-    let err = Report::from_json(v.to_string().as_bytes()).unwrap_err().to_string();
+    let err = Report::from_json(v.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("sections.load") && err.contains("invalid type: string \"high\", expected f64"),
+        err.contains("sections.load")
+            && err.contains("invalid type: string \"high\", expected f64"),
         "{err}"
     );
 }
@@ -110,6 +134,7 @@ fn envelope_round_trips() {
     let env: Envelope = serde_json::from_str(&text).unwrap();
     assert_eq!(env.interval_seconds, 60);
     assert_eq!(pretty(&env), text);
-    let minimal: Envelope = serde_json::from_str(r#"{"interval_seconds": 10, "commands": []}"#).unwrap();
+    let minimal: Envelope =
+        serde_json::from_str(r#"{"interval_seconds": 10, "commands": []}"#).unwrap();
     assert_eq!(minimal.server_time, None);
 }

@@ -106,7 +106,11 @@ mod tests {
         e.family("node_load1", Kind::Gauge, "1m load average.")
             .sample("node_load1", &[], 0.25);
         e.family("x_total", Kind::Counter, "with \\ and\nnewline")
-            .sample("x_total", &[("a", "q\"uote"), ("b", "back\\slash\nnl")], 3.0)
+            .sample(
+                "x_total",
+                &[("a", "q\"uote"), ("b", "back\\slash\nnl")],
+                3.0,
+            )
             .sample("x_total", &[("a", "inf")], f64::INFINITY)
             .sample("x_total", &[("a", "big")], 1.5e18);
         assert_eq!(

@@ -91,7 +91,11 @@ pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> 
         "Collections of a source that failed since the agent started.",
     );
     for (name, n) in errors {
-        e.sample("hostwatch_collector_errors_total", &[("collector", name)], *n as f64);
+        e.sample(
+            "hostwatch_collector_errors_total",
+            &[("collector", name)],
+            *n as f64,
+        );
     }
     let Some(r) = report else {
         return e.finish();
@@ -284,14 +288,46 @@ fn memory(e: &mut Exposition, m: &hostwatch_proto::sections::Memory) {
     // come from the cgroup, so those names would lie and only hostwatch_* is written.
     if m.source == MemorySource::Host {
         for (name, help, v) in [
-            ("node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", m.total_bytes),
-            ("node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.", m.available_bytes),
-            ("node_memory_MemFree_bytes", "Memory information field MemFree_bytes.", m.free_bytes),
-            ("node_memory_Buffers_bytes", "Memory information field Buffers_bytes.", m.buffers_bytes),
-            ("node_memory_Cached_bytes", "Memory information field Cached_bytes.", m.cached_bytes),
-            ("node_memory_SwapTotal_bytes", "Memory information field SwapTotal_bytes.", m.swap_total_bytes),
-            ("node_memory_SwapFree_bytes", "Memory information field SwapFree_bytes.", m.swap_free_bytes),
-            ("node_memory_SwapCached_bytes", "Memory information field SwapCached_bytes.", m.swap_cached_bytes),
+            (
+                "node_memory_MemTotal_bytes",
+                "Memory information field MemTotal_bytes.",
+                m.total_bytes,
+            ),
+            (
+                "node_memory_MemAvailable_bytes",
+                "Memory information field MemAvailable_bytes.",
+                m.available_bytes,
+            ),
+            (
+                "node_memory_MemFree_bytes",
+                "Memory information field MemFree_bytes.",
+                m.free_bytes,
+            ),
+            (
+                "node_memory_Buffers_bytes",
+                "Memory information field Buffers_bytes.",
+                m.buffers_bytes,
+            ),
+            (
+                "node_memory_Cached_bytes",
+                "Memory information field Cached_bytes.",
+                m.cached_bytes,
+            ),
+            (
+                "node_memory_SwapTotal_bytes",
+                "Memory information field SwapTotal_bytes.",
+                m.swap_total_bytes,
+            ),
+            (
+                "node_memory_SwapFree_bytes",
+                "Memory information field SwapFree_bytes.",
+                m.swap_free_bytes,
+            ),
+            (
+                "node_memory_SwapCached_bytes",
+                "Memory information field SwapCached_bytes.",
+                m.swap_cached_bytes,
+            ),
         ] {
             e.single(name, Kind::Gauge, help, v as f64);
         }
@@ -301,14 +337,39 @@ fn memory(e: &mut Exposition, m: &hostwatch_proto::sections::Memory) {
         MemorySource::Cgroup => "cgroup",
     };
     for (name, help, v) in [
-        ("hostwatch_memory_total_bytes", "Memory the host may use (its cgroup limit inside a container).", m.total_bytes as f64),
-        ("hostwatch_memory_available_bytes", "Memory available for new work without swapping.", m.available_bytes as f64),
-        ("hostwatch_memory_used_bytes", "Memory in use: total minus available.", m.used_bytes as f64),
-        ("hostwatch_memory_used_pct", "Memory in use, percent of total.", m.used_pct),
-        ("hostwatch_swap_used_bytes", "Swap in use.", m.swap_used_bytes as f64),
-        ("hostwatch_swap_cached_bytes", "Swapped-out pages read back and still in swap (SwapCached).", m.swap_cached_bytes as f64),
+        (
+            "hostwatch_memory_total_bytes",
+            "Memory the host may use (its cgroup limit inside a container).",
+            m.total_bytes as f64,
+        ),
+        (
+            "hostwatch_memory_available_bytes",
+            "Memory available for new work without swapping.",
+            m.available_bytes as f64,
+        ),
+        (
+            "hostwatch_memory_used_bytes",
+            "Memory in use: total minus available.",
+            m.used_bytes as f64,
+        ),
+        (
+            "hostwatch_memory_used_pct",
+            "Memory in use, percent of total.",
+            m.used_pct,
+        ),
+        (
+            "hostwatch_swap_used_bytes",
+            "Swap in use.",
+            m.swap_used_bytes as f64,
+        ),
+        (
+            "hostwatch_swap_cached_bytes",
+            "Swapped-out pages read back and still in swap (SwapCached).",
+            m.swap_cached_bytes as f64,
+        ),
     ] {
-        e.family(name, Kind::Gauge, help).sample(name, &[("source", source)], v);
+        e.family(name, Kind::Gauge, help)
+            .sample(name, &[("source", source)], v);
     }
     if let Some(p) = &m.pressure {
         pressure(e, "cpu", p.cpu.as_ref());
@@ -340,12 +401,36 @@ fn pressure(e: &mut Exposition, resource: &str, r: Option<&PressureResource>) {
 fn filesystems(e: &mut Exposition, f: &hostwatch_proto::sections::Filesystems) {
     type Get = fn(&hostwatch_proto::sections::Filesystem) -> f64;
     let families: [(&str, &str, Get); 6] = [
-        ("node_filesystem_size_bytes", "Filesystem size in bytes.", |m| m.size_bytes as f64),
-        ("node_filesystem_free_bytes", "Filesystem free space in bytes.", |m| m.free_bytes as f64),
-        ("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", |m| m.available_bytes as f64),
-        ("node_filesystem_files", "Filesystem total file nodes.", |m| m.inodes_total as f64),
-        ("node_filesystem_files_free", "Filesystem total free file nodes.", |m| m.inodes_free as f64),
-        ("node_filesystem_readonly", "Filesystem read-only status.", |m| f64::from(u8::from(m.read_only))),
+        (
+            "node_filesystem_size_bytes",
+            "Filesystem size in bytes.",
+            |m| m.size_bytes as f64,
+        ),
+        (
+            "node_filesystem_free_bytes",
+            "Filesystem free space in bytes.",
+            |m| m.free_bytes as f64,
+        ),
+        (
+            "node_filesystem_avail_bytes",
+            "Filesystem space available to non-root users in bytes.",
+            |m| m.available_bytes as f64,
+        ),
+        (
+            "node_filesystem_files",
+            "Filesystem total file nodes.",
+            |m| m.inodes_total as f64,
+        ),
+        (
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+            |m| m.inodes_free as f64,
+        ),
+        (
+            "node_filesystem_readonly",
+            "Filesystem read-only status.",
+            |m| f64::from(u8::from(m.read_only)),
+        ),
     ];
     for (name, help, get) in families {
         e.family(name, Kind::Gauge, help);
@@ -378,17 +463,72 @@ fn fs_labels(m: &hostwatch_proto::sections::Filesystem) -> [(&'static str, &str)
 fn disks(e: &mut Exposition, d: &hostwatch_proto::sections::Disks) {
     type Get = fn(&hostwatch_proto::sections::Disk) -> f64;
     let families: [(&str, Kind, &str, Get); 11] = [
-        ("node_disk_reads_completed_total", Kind::Counter, "The total number of reads completed successfully.", |d| d.reads_completed_total as f64),
-        ("node_disk_reads_merged_total", Kind::Counter, "The total number of reads merged.", |d| d.reads_merged_total as f64),
-        ("node_disk_read_bytes_total", Kind::Counter, "The total number of bytes read successfully.", |d| d.read_bytes_total as f64),
-        ("node_disk_read_time_seconds_total", Kind::Counter, "The total number of seconds spent by all reads.", |d| d.read_time_seconds_total),
-        ("node_disk_writes_completed_total", Kind::Counter, "The total number of writes completed successfully.", |d| d.writes_completed_total as f64),
-        ("node_disk_writes_merged_total", Kind::Counter, "The number of writes merged.", |d| d.writes_merged_total as f64),
-        ("node_disk_written_bytes_total", Kind::Counter, "The total number of bytes written successfully.", |d| d.written_bytes_total as f64),
-        ("node_disk_write_time_seconds_total", Kind::Counter, "This is the total number of seconds spent by all writes.", |d| d.write_time_seconds_total),
-        ("node_disk_io_now", Kind::Gauge, "The number of I/Os currently in progress.", |d| d.io_in_progress as f64),
-        ("node_disk_io_time_seconds_total", Kind::Counter, "Total seconds spent doing I/Os.", |d| d.io_time_seconds_total),
-        ("node_disk_io_time_weighted_seconds_total", Kind::Counter, "The weighted # of seconds spent doing I/Os.", |d| d.io_time_weighted_seconds_total),
+        (
+            "node_disk_reads_completed_total",
+            Kind::Counter,
+            "The total number of reads completed successfully.",
+            |d| d.reads_completed_total as f64,
+        ),
+        (
+            "node_disk_reads_merged_total",
+            Kind::Counter,
+            "The total number of reads merged.",
+            |d| d.reads_merged_total as f64,
+        ),
+        (
+            "node_disk_read_bytes_total",
+            Kind::Counter,
+            "The total number of bytes read successfully.",
+            |d| d.read_bytes_total as f64,
+        ),
+        (
+            "node_disk_read_time_seconds_total",
+            Kind::Counter,
+            "The total number of seconds spent by all reads.",
+            |d| d.read_time_seconds_total,
+        ),
+        (
+            "node_disk_writes_completed_total",
+            Kind::Counter,
+            "The total number of writes completed successfully.",
+            |d| d.writes_completed_total as f64,
+        ),
+        (
+            "node_disk_writes_merged_total",
+            Kind::Counter,
+            "The number of writes merged.",
+            |d| d.writes_merged_total as f64,
+        ),
+        (
+            "node_disk_written_bytes_total",
+            Kind::Counter,
+            "The total number of bytes written successfully.",
+            |d| d.written_bytes_total as f64,
+        ),
+        (
+            "node_disk_write_time_seconds_total",
+            Kind::Counter,
+            "This is the total number of seconds spent by all writes.",
+            |d| d.write_time_seconds_total,
+        ),
+        (
+            "node_disk_io_now",
+            Kind::Gauge,
+            "The number of I/Os currently in progress.",
+            |d| d.io_in_progress as f64,
+        ),
+        (
+            "node_disk_io_time_seconds_total",
+            Kind::Counter,
+            "Total seconds spent doing I/Os.",
+            |d| d.io_time_seconds_total,
+        ),
+        (
+            "node_disk_io_time_weighted_seconds_total",
+            Kind::Counter,
+            "The weighted # of seconds spent doing I/Os.",
+            |d| d.io_time_weighted_seconds_total,
+        ),
     ];
     for (name, kind, help, get) in families {
         e.family(name, kind, help);
@@ -396,7 +536,10 @@ fn disks(e: &mut Exposition, d: &hostwatch_proto::sections::Disks) {
             e.sample(name, &[("device", &disk.name)], get(disk));
         }
     }
-    if d.devices.iter().any(|x| x.discards_completed_total.is_some()) {
+    if d.devices
+        .iter()
+        .any(|x| x.discards_completed_total.is_some())
+    {
         e.family(
             "node_disk_discards_completed_total",
             Kind::Counter,
@@ -404,7 +547,11 @@ fn disks(e: &mut Exposition, d: &hostwatch_proto::sections::Disks) {
         );
         for disk in &d.devices {
             if let Some(v) = disk.discards_completed_total {
-                e.sample("node_disk_discards_completed_total", &[("device", &disk.name)], v as f64);
+                e.sample(
+                    "node_disk_discards_completed_total",
+                    &[("device", &disk.name)],
+                    v as f64,
+                );
             }
         }
         e.family(
@@ -415,7 +562,11 @@ fn disks(e: &mut Exposition, d: &hostwatch_proto::sections::Disks) {
         for disk in &d.devices {
             if let Some(v) = disk.discarded_bytes_total {
                 // diskstats sectors are always 512 bytes.
-                e.sample("node_disk_discarded_sectors_total", &[("device", &disk.name)], (v / 512) as f64);
+                e.sample(
+                    "node_disk_discarded_sectors_total",
+                    &[("device", &disk.name)],
+                    (v / 512) as f64,
+                );
             }
         }
     }
@@ -424,14 +575,46 @@ fn disks(e: &mut Exposition, d: &hostwatch_proto::sections::Disks) {
 fn network(e: &mut Exposition, n: &hostwatch_proto::sections::Network) {
     type Get = fn(&hostwatch_proto::sections::Interface) -> u64;
     let families: [(&str, &str, Get); 8] = [
-        ("node_network_receive_bytes_total", "Network device statistic receive_bytes.", |i| i.rx_bytes_total),
-        ("node_network_transmit_bytes_total", "Network device statistic transmit_bytes.", |i| i.tx_bytes_total),
-        ("node_network_receive_packets_total", "Network device statistic receive_packets.", |i| i.rx_packets_total),
-        ("node_network_transmit_packets_total", "Network device statistic transmit_packets.", |i| i.tx_packets_total),
-        ("node_network_receive_errs_total", "Network device statistic receive_errs.", |i| i.rx_errors_total),
-        ("node_network_transmit_errs_total", "Network device statistic transmit_errs.", |i| i.tx_errors_total),
-        ("node_network_receive_drop_total", "Network device statistic receive_drop.", |i| i.rx_drops_total),
-        ("node_network_transmit_drop_total", "Network device statistic transmit_drop.", |i| i.tx_drops_total),
+        (
+            "node_network_receive_bytes_total",
+            "Network device statistic receive_bytes.",
+            |i| i.rx_bytes_total,
+        ),
+        (
+            "node_network_transmit_bytes_total",
+            "Network device statistic transmit_bytes.",
+            |i| i.tx_bytes_total,
+        ),
+        (
+            "node_network_receive_packets_total",
+            "Network device statistic receive_packets.",
+            |i| i.rx_packets_total,
+        ),
+        (
+            "node_network_transmit_packets_total",
+            "Network device statistic transmit_packets.",
+            |i| i.tx_packets_total,
+        ),
+        (
+            "node_network_receive_errs_total",
+            "Network device statistic receive_errs.",
+            |i| i.rx_errors_total,
+        ),
+        (
+            "node_network_transmit_errs_total",
+            "Network device statistic transmit_errs.",
+            |i| i.tx_errors_total,
+        ),
+        (
+            "node_network_receive_drop_total",
+            "Network device statistic receive_drop.",
+            |i| i.rx_drops_total,
+        ),
+        (
+            "node_network_transmit_drop_total",
+            "Network device statistic transmit_drop.",
+            |i| i.tx_drops_total,
+        ),
     ];
     for (name, help, get) in families {
         e.family(name, Kind::Counter, help);
@@ -442,23 +625,51 @@ fn network(e: &mut Exposition, n: &hostwatch_proto::sections::Network) {
 }
 
 fn thermal(e: &mut Exposition, t: &hostwatch_proto::sections::Thermal) {
-    e.family("node_hwmon_temp_celsius", Kind::Gauge, "Hardware monitor for temperature (input)");
+    e.family(
+        "node_hwmon_temp_celsius",
+        Kind::Gauge,
+        "Hardware monitor for temperature (input)",
+    );
     for s in &t.sensors {
-        e.sample("node_hwmon_temp_celsius", &[("chip", &s.chip), ("sensor", &s.sensor)], s.celsius);
+        e.sample(
+            "node_hwmon_temp_celsius",
+            &[("chip", &s.chip), ("sensor", &s.sensor)],
+            s.celsius,
+        );
     }
-    e.family("node_hwmon_temp_max_celsius", Kind::Gauge, "Hardware monitor for temperature (max)");
+    e.family(
+        "node_hwmon_temp_max_celsius",
+        Kind::Gauge,
+        "Hardware monitor for temperature (max)",
+    );
     for s in &t.sensors {
         if let Some(v) = s.max_celsius {
-            e.sample("node_hwmon_temp_max_celsius", &[("chip", &s.chip), ("sensor", &s.sensor)], v);
+            e.sample(
+                "node_hwmon_temp_max_celsius",
+                &[("chip", &s.chip), ("sensor", &s.sensor)],
+                v,
+            );
         }
     }
-    e.family("node_hwmon_temp_crit_celsius", Kind::Gauge, "Hardware monitor for temperature (crit)");
+    e.family(
+        "node_hwmon_temp_crit_celsius",
+        Kind::Gauge,
+        "Hardware monitor for temperature (crit)",
+    );
     for s in &t.sensors {
         if let Some(v) = s.crit_celsius {
-            e.sample("node_hwmon_temp_crit_celsius", &[("chip", &s.chip), ("sensor", &s.sensor)], v);
+            e.sample(
+                "node_hwmon_temp_crit_celsius",
+                &[("chip", &s.chip), ("sensor", &s.sensor)],
+                v,
+            );
         }
     }
-    e.family("node_hwmon_sensor_label", Kind::Gauge, "Label for given chip and sensor");
+    e.family(
+        "node_hwmon_sensor_label",
+        Kind::Gauge,
+        "Label for given chip and sensor",
+    );
     for s in &t.sensors {
         if let Some(label) = &s.label {
             e.sample(
@@ -468,27 +679,52 @@ fn thermal(e: &mut Exposition, t: &hostwatch_proto::sections::Thermal) {
             );
         }
     }
-    e.family("node_hwmon_chip_names", Kind::Gauge, "Annotation metric for human-readable chip names");
+    e.family(
+        "node_hwmon_chip_names",
+        Kind::Gauge,
+        "Annotation metric for human-readable chip names",
+    );
     let mut seen = std::collections::BTreeMap::new();
     for s in &t.sensors {
         seen.entry(s.chip.as_str()).or_insert(s.chip_name.as_str());
     }
     for (chip, name) in seen {
-        e.sample("node_hwmon_chip_names", &[("chip", chip), ("chip_name", name)], 1.0);
+        e.sample(
+            "node_hwmon_chip_names",
+            &[("chip", chip), ("chip_name", name)],
+            1.0,
+        );
     }
-    e.family("node_thermal_zone_temp", Kind::Gauge, "Zone temperature in Celsius");
+    e.family(
+        "node_thermal_zone_temp",
+        Kind::Gauge,
+        "Zone temperature in Celsius",
+    );
     for z in &t.zones {
         let zone = z.zone.trim_start_matches("thermal_zone");
-        e.sample("node_thermal_zone_temp", &[("type", &z.kind), ("zone", zone)], z.celsius);
+        e.sample(
+            "node_thermal_zone_temp",
+            &[("type", &z.kind), ("zone", zone)],
+            z.celsius,
+        );
     }
     if let Some(v) = t.cpu_max_celsius {
-        e.single("hostwatch_cpu_temp_celsius", Kind::Gauge, "The hottest CPU temperature sensor.", v);
+        e.single(
+            "hostwatch_cpu_temp_celsius",
+            Kind::Gauge,
+            "The hottest CPU temperature sensor.",
+            v,
+        );
     }
 }
 
 fn processes(e: &mut Exposition, p: &hostwatch_proto::sections::Processes) {
     let st = &p.states;
-    e.family("hostwatch_processes_state", Kind::Gauge, "Processes per scheduler state.");
+    e.family(
+        "hostwatch_processes_state",
+        Kind::Gauge,
+        "Processes per scheduler state.",
+    );
     for (state, n) in [
         ("running", st.running),
         ("sleeping", st.sleeping),
@@ -500,8 +736,18 @@ fn processes(e: &mut Exposition, p: &hostwatch_proto::sections::Processes) {
     ] {
         e.sample("hostwatch_processes_state", &[("state", state)], n as f64);
     }
-    e.single("hostwatch_processes", Kind::Gauge, "Processes that exist.", p.total as f64);
-    e.single("hostwatch_threads", Kind::Gauge, "Threads that exist.", p.threads as f64);
+    e.single(
+        "hostwatch_processes",
+        Kind::Gauge,
+        "Processes that exist.",
+        p.total as f64,
+    );
+    e.single(
+        "hostwatch_threads",
+        Kind::Gauge,
+        "Threads that exist.",
+        p.threads as f64,
+    );
     e.family(
         "hostwatch_top_process_cpu_pct",
         Kind::Gauge,
@@ -510,7 +756,11 @@ fn processes(e: &mut Exposition, p: &hostwatch_proto::sections::Processes) {
     for t in &p.top_cpu {
         if let Some(v) = t.cpu_pct {
             let pid = t.pid.to_string();
-            e.sample("hostwatch_top_process_cpu_pct", &[("pid", &pid), ("name", &t.name)], v);
+            e.sample(
+                "hostwatch_top_process_cpu_pct",
+                &[("pid", &pid), ("name", &t.name)],
+                v,
+            );
         }
     }
     e.family(
@@ -520,7 +770,11 @@ fn processes(e: &mut Exposition, p: &hostwatch_proto::sections::Processes) {
     );
     for t in &p.top_memory {
         let pid = t.pid.to_string();
-        e.sample("hostwatch_top_process_resident_bytes", &[("pid", &pid), ("name", &t.name)], t.rss_bytes as f64);
+        e.sample(
+            "hostwatch_top_process_resident_bytes",
+            &[("pid", &pid), ("name", &t.name)],
+            t.rss_bytes as f64,
+        );
     }
 }
 
@@ -559,7 +813,12 @@ fn system(e: &mut Exposition, s: &hostwatch_proto::sections::System) {
                 1.0,
             );
     }
-    e.single("hostwatch_uptime_seconds", Kind::Gauge, "Seconds since boot.", s.uptime_seconds);
+    e.single(
+        "hostwatch_uptime_seconds",
+        Kind::Gauge,
+        "Seconds since boot.",
+        s.uptime_seconds,
+    );
     e.family(
         "hostwatch_virtualization_info",
         Kind::Gauge,

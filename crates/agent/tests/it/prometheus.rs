@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 
 /// The golden full report: every section, realistic values.
 fn full_report() -> Report {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/tests/fixtures/report-v1-full.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../proto/tests/fixtures/report-v1-full.json"
+    );
     Report::from_json(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -29,8 +32,15 @@ fn promtool(text: &str) -> (i32, Vec<String>) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool must be installed (Debian package `prometheus`); scripts/test.sh installs it");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        .expect(
+            "promtool must be installed (Debian package `prometheus`); scripts/test.sh installs it",
+        );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let findings = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -57,7 +67,10 @@ fn exposition_passes_promtool_with_only_node_exporters_own_camel_case() {
                 && f.ends_with("metric names should be written in 'snake_case' not 'camelCase'"))
         })
         .collect();
-    assert!(unexpected.is_empty(), "promtool findings: {unexpected:#?}\n{text}");
+    assert!(
+        unexpected.is_empty(),
+        "promtool findings: {unexpected:#?}\n{text}"
+    );
     let mut flagged: Vec<&str> = findings
         .iter()
         .filter_map(|f| f.split_whitespace().next())
@@ -114,7 +127,10 @@ fn node_exporter_names_carry_the_reports_values() {
         "hostwatch_cpu_steal_pct 8.2",
         "hostwatch_processes_state{state=\"zombie\"} 1",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
     }
     // A mount that could not be measured has no size figures, only the error flag.
     assert!(!text.contains("node_filesystem_size_bytes{device=\"nas:/export/backup\""));
@@ -140,10 +156,16 @@ fn latest_state_merges_tiers_and_counts_errors() {
     state.record(&next);
     let text = state.render();
     assert!(text.contains("hostwatch_report_seq 4212"));
-    assert!(text.contains("node_filesystem_size_bytes{"), "filesystems stay from the medium tick");
+    assert!(
+        text.contains("node_filesystem_size_bytes{"),
+        "filesystems stay from the medium tick"
+    );
     assert!(text.contains("hostwatch_collector_errors_total{collector=\"memory\"} 1"));
     assert!(text.contains("hostwatch_collector_errors_total{collector=\"cpu\"} 0"));
-    assert!(!text.contains("node_memory_MemTotal_bytes"), "a failed source writes no stale values");
+    assert!(
+        !text.contains("node_memory_MemTotal_bytes"),
+        "a failed source writes no stale values"
+    );
 }
 
 #[test]
@@ -154,7 +176,9 @@ fn served_over_http_with_the_text_format_content_type() {
         .unwrap();
     let state = MetricsState::default();
     state.record(&host_report());
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, router(state)).await });
     let response = std::thread::spawn(move || {
@@ -176,7 +200,9 @@ fn served_over_http_with_the_text_format_content_type() {
     });
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
-        response.to_ascii_lowercase().contains(&format!("content-type: {CONTENT_TYPE}")),
+        response
+            .to_ascii_lowercase()
+            .contains(&format!("content-type: {CONTENT_TYPE}")),
         "{response}"
     );
     assert!(response.contains("node_load1 0.52"));
