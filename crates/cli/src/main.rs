@@ -124,15 +124,27 @@ fn load_agent_config(path: Option<PathBuf>) -> anyhow::Result<AgentConfig> {
     Ok(config)
 }
 
+/// Logs to stderr; under systemd (`JOURNAL_STREAM` set) text logs go to the journal natively,
+/// with their fields, unless JSON was asked for.
 fn init_logging(format: LogFormat, level: &str) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, fmt};
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .init(),
+        LogFormat::Text => {
+            let journald = std::env::var_os("JOURNAL_STREAM")
+                .and_then(|_| tracing_journald::layer().ok());
+            match journald {
+                Some(journald) => registry.with(journald).init(),
+                None => registry
+                    .with(fmt::layer().with_writer(std::io::stderr))
+                    .init(),
+            }
+        }
     }
 }
 
