@@ -7,6 +7,10 @@ use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod disks;
+pub mod filesystems;
+pub mod network;
+
 /// One source of data.
 ///
 /// Collectors that report rates keep the previous raw read inside themselves; their first
@@ -86,6 +90,24 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
     let mut out = Vec::new();
     // Registration: one line per source.
     let _ = (&mut out, paths, config);
+    add(
+        &mut out,
+        &config.filesystems.settings(),
+        Box::new(filesystems::FilesystemsCollector::new(
+            &config.filesystems,
+            paths,
+        )),
+    );
+    add(
+        &mut out,
+        &config.disks.settings(),
+        Box::new(disks::DisksCollector::new(&config.disks, paths)),
+    );
+    add(
+        &mut out,
+        &config.network.settings(),
+        Box::new(network::NetworkCollector::new(&config.network, paths)),
+    );
     out
 }
 
