@@ -1,7 +1,7 @@
 //! The agent's configuration: typed, with a default for every setting that works on one machine.
 //!
 //! Loading (search order, `HOSTWATCH_<SECTION>_<KEY>` overrides, errors that name the file and
-//! key) lives in [`load`](crate::config::load).
+//! key) lives in [`crate::config_file`]; [`AgentConfig::load`] applies it to the agent.
 
 use hostwatch_proto::Tier;
 use serde::Deserialize;

@@ -2,6 +2,7 @@
 
 use crate::Agent;
 use crate::config::AgentConfig;
+use crate::dump::{self, Dump};
 use crate::schedule::Schedule;
 use crate::sink::prometheus::{self, MetricsState};
 use crate::sink::stdout;
@@ -56,6 +57,7 @@ pub async fn run(
         });
     }
 
+    let dump = Dump::from_config(&config.debug);
     let mut agent = Agent::new(&config);
     tracing::info!(
         host_id = agent.host_id(),
@@ -84,11 +86,20 @@ pub async fn run(
         .await
         .expect("collection never panics: collectors are isolated");
         agent = returned;
-        deliver(&report, &options, &metrics)?;
+        deliver(&report, &options, &metrics, &dump)?;
     }
 }
 
-fn deliver(report: &Report, options: &RunOptions, metrics: &MetricsState) -> Result<(), RunError> {
+/// Hands one report to every sink; the dump sees it exactly as it leaves the agent.
+fn deliver(
+    report: &Report,
+    options: &RunOptions,
+    metrics: &MetricsState,
+    dump: &Dump,
+) -> Result<(), RunError> {
+    if dump.is_enabled() {
+        dump.sample(&dump::tiers_kind(&report.tiers), report);
+    }
     metrics.record(report);
     if options.stdout {
         stdout::write_line(&mut std::io::stdout().lock(), report).map_err(RunError::Stdout)?;

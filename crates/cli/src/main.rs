@@ -136,8 +136,8 @@ fn init_logging(format: LogFormat, level: &str) {
             .with(fmt::layer().json().with_writer(std::io::stderr))
             .init(),
         LogFormat::Text => {
-            let journald = std::env::var_os("JOURNAL_STREAM")
-                .and_then(|_| tracing_journald::layer().ok());
+            let journald =
+                std::env::var_os("JOURNAL_STREAM").and_then(|_| tracing_journald::layer().ok());
             match journald {
                 Some(journald) => registry.with(journald).init(),
                 None => registry

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 fn hostwatch() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hostwatch"));
     // Start from built-in defaults whatever the developer's environment holds.
-    c.env_remove("HOSTWATCH_CONFIG").current_dir(env!("CARGO_TARGET_TMPDIR"));
+    c.env_remove("HOSTWATCH_CONFIG")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"));
     for (k, _) in std::env::vars() {
         if k.starts_with("HOSTWATCH_") {
             c.env_remove(k);
@@ -51,7 +52,11 @@ fn snapshot_json_is_a_wire_report_with_rates() {
         .args(["snapshot", "--format", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = Report::from_json(&out.stdout).expect("snapshot prints a wire report");
     assert_eq!(report.seq, 2, "the second of two reads a second apart");
     assert_eq!(report.tiers.len(), 3);
@@ -60,7 +65,11 @@ fn snapshot_json_is_a_wire_report_with_rates() {
 #[test]
 fn snapshot_table_is_readable() {
     let out = hostwatch().arg("snapshot").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("host "), "{text}");
 }
@@ -82,7 +91,11 @@ fn free_port() -> u16 {
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -110,10 +123,16 @@ fn agent_streams_reports_serves_metrics_and_stops_on_sigterm() {
         reports.iter().map(|r| r.seq).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
-    assert_eq!(reports[0].tiers.len(), 3, "the first report carries every tier");
+    assert_eq!(
+        reports[0].tiers.len(),
+        3,
+        "the first report carries every tier"
+    );
     assert_eq!(reports[1].tiers, vec![hostwatch_proto::Tier::Fast]);
-    let ids: std::collections::HashSet<_> =
-        reports.iter().map(|r| r.agent.instance_id.clone()).collect();
+    let ids: std::collections::HashSet<_> = reports
+        .iter()
+        .map(|r| r.agent.instance_id.clone())
+        .collect();
     assert_eq!(ids.len(), 1, "one instance id per run");
 
     let metrics = http_get(port, "/metrics");
@@ -128,11 +147,62 @@ fn agent_streams_reports_serves_metrics_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     for line in stderr.lines() {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("--log-format json writes JSON lines ({e}): {line}"));
         assert!(v.get("level").is_some(), "{line}");
     }
     assert!(stderr.contains("agent stopping"), "{stderr}");
+}
+
+#[test]
+fn dump_dir_records_every_report_as_it_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let mut child = hostwatch()
+        .args(["agent", "--stdout"])
+        .env("HOSTWATCH_TIERS_FAST", "1")
+        .env("HOSTWATCH_DEBUG_DUMP_DIR", &dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let sent: Vec<Report> = (0..2)
+        .map(|_| Report::from_json(lines.next().unwrap().unwrap().as_bytes()).unwrap())
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(dump.join("samples.log")).unwrap();
+    let mut entries = text.split("===== ").filter(|e| !e.is_empty());
+    for (i, report) in sent.iter().enumerate() {
+        let entry = entries
+            .next()
+            .unwrap_or_else(|| panic!("entry {i} missing:\n{text}"));
+        let (header, body) = entry.split_once(" =====\n").unwrap();
+        let (ts, kind) = header.split_once(' ').unwrap();
+        assert!(
+            ts.ends_with('Z') && ts.len() == 24,
+            "RFC 3339 with ms: {ts}"
+        );
+        let expect = if i == 0 {
+            "kind=fast+medium+slow"
+        } else {
+            "kind=fast"
+        };
+        assert_eq!(kind, expect);
+        let dumped = Report::from_json(body.trim_end().as_bytes()).unwrap();
+        assert_eq!(&dumped, report, "the dump holds exactly what was sent");
+    }
+    assert!(
+        std::fs::metadata(dump.join("commands.log")).unwrap().len() == 0,
+        "the agent core starts no external command"
+    );
 }
