@@ -7,6 +7,9 @@ use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod processes;
+pub mod thermal;
+
 /// One source of data.
 ///
 /// Collectors that report rates keep the previous raw read inside themselves; their first
@@ -86,6 +89,19 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
     let mut out = Vec::new();
     // Registration: one line per source.
     let _ = (&mut out, paths, config);
+    add(
+        &mut out,
+        &config.thermal,
+        Box::new(thermal::ThermalCollector::new(paths.clone())),
+    );
+    add(
+        &mut out,
+        &config.processes.settings(),
+        Box::new(processes::ProcessesCollector::new(
+            paths.clone(),
+            &config.processes,
+        )),
+    );
     out
 }
 
