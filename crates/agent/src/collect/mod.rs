@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub mod disks;
 pub mod filesystems;
 pub mod network;
+pub mod processes;
+pub mod thermal;
 
 /// One source of data.
 ///
@@ -88,8 +90,7 @@ impl std::fmt::Debug for Scheduled {
 /// Every enabled collector, each on its configured tier.
 pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
     let mut out = Vec::new();
-    // Registration: one line per source.
-    let _ = (&mut out, paths, config);
+    // Registration: one entry per source.
     add(
         &mut out,
         &config.filesystems.settings(),
@@ -108,11 +109,23 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
         &config.network.settings(),
         Box::new(network::NetworkCollector::new(&config.network, paths)),
     );
+    add(
+        &mut out,
+        &config.thermal,
+        Box::new(thermal::ThermalCollector::new(paths.clone())),
+    );
+    add(
+        &mut out,
+        &config.processes.settings(),
+        Box::new(processes::ProcessesCollector::new(
+            paths.clone(),
+            &config.processes,
+        )),
+    );
     out
 }
 
 /// Schedules `collector` when `settings` enable it.
-#[allow(dead_code)] // used as sources register
 fn add(out: &mut Vec<Scheduled>, settings: &CollectorSettings, collector: Box<dyn Collector>) {
     if settings.enabled {
         let tier = settings.tier.unwrap_or_else(|| collector.default_tier());
