@@ -1,6 +1,12 @@
 //! Collectors: one file per source. Each reads its source and returns a typed section, or a
 //! typed error that becomes that section's error in the report — never a failed tick.
 
+pub mod cgroup;
+pub mod cpu;
+pub mod load;
+pub mod memory;
+pub mod system;
+
 use crate::HostPaths;
 use crate::config::{AgentConfig, CollectorSettings};
 use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
@@ -85,7 +91,26 @@ impl std::fmt::Debug for Scheduled {
 pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
     let mut out = Vec::new();
     // Registration: one line per source.
-    let _ = (&mut out, paths, config);
+    add(
+        &mut out,
+        &config.cpu,
+        Box::new(cpu::CpuCollector::new(paths.clone())),
+    );
+    add(
+        &mut out,
+        &config.load,
+        Box::new(load::LoadCollector::new(paths.clone())),
+    );
+    add(
+        &mut out,
+        &config.memory,
+        Box::new(memory::MemoryCollector::new(paths.clone())),
+    );
+    add(
+        &mut out,
+        &config.system,
+        Box::new(system::SystemCollector::new(paths.clone())),
+    );
     out
 }
 
