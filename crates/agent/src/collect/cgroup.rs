@@ -313,7 +313,7 @@ mod tests {
     use super::testing::put;
     use super::*;
 
-    const TELEGRAF: &str = concat!(
+    const LXC_GUEST: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/cgroup/lxc-guest"
     );
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn locates_the_agent_cgroup_and_its_ancestors() {
-        let tree = CgroupTree::locate(&HostPaths::under(TELEGRAF)).expect("cgroup v2 tree");
+        let tree = CgroupTree::locate(&HostPaths::under(LXC_GUEST)).expect("cgroup v2 tree");
         let paths: Vec<&str> = tree.levels.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_outermost_limit_wins_over_the_agent_service() {
-        let tree = CgroupTree::locate(&HostPaths::under(TELEGRAF)).unwrap();
+        let tree = CgroupTree::locate(&HostPaths::under(LXC_GUEST)).unwrap();
         let limited = tree.limited(&mut buf()).unwrap().expect("a limit");
         assert_eq!(limited.path, "/");
         assert_eq!(limited.memory_max, Some(103_079_215_104));
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn reads_cpu_and_memory_stat() {
-        let dir = Path::new(TELEGRAF).join("sys/fs/cgroup");
+        let dir = Path::new(LXC_GUEST).join("sys/fs/cgroup");
         let cpu = read_cpu_stat(&dir, &mut buf()).unwrap();
         assert_eq!(
             cpu,
@@ -401,7 +401,7 @@ mod tests {
 
     #[test]
     fn only_containers_get_a_tree() {
-        let paths = HostPaths::under(TELEGRAF);
+        let paths = HostPaths::under(LXC_GUEST);
         let vm = Virtualization::vm("kvm");
         let docker = Virtualization::container("docker");
         assert_eq!(CgroupTree::for_container(&paths, None), None);

@@ -75,3 +75,71 @@ impl Collector for LoadCollector {
         self.read().map(|l| Some(l.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(case: &str) -> Result<Load, CollectError> {
+        let dir = format!("{}/tests/fixtures/load/{case}", env!("CARGO_MANIFEST_DIR"));
+        LoadCollector::new(HostPaths::under(dir)).read()
+    }
+
+    #[test]
+    fn recorded_loadavg_of_this_machine() {
+        assert_eq!(
+            read("dev-vm").unwrap(),
+            Load {
+                load1: 0.68,
+                load5: 0.36,
+                load15: 0.19,
+                tasks_runnable: 2,
+                tasks_total: 87,
+            }
+        );
+    }
+
+    #[test]
+    fn node_exporter_loadavg() {
+        let load = read("node_exporter").unwrap();
+        assert_eq!((load.load1, load.load5, load.load15), (0.21, 0.37, 0.39));
+        assert_eq!((load.tasks_runnable, load.tasks_total), (1, 719));
+    }
+
+    #[test]
+    fn garbage_names_the_file() {
+        let err = read("garbage").unwrap_err().to_string();
+        assert!(
+            err.contains("proc/loadavg") && err.contains("high"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_line_is_an_error_not_a_panic() {
+        let path = Path::new("/proc/loadavg");
+        for text in [
+            "",
+            "0.1 0.2",
+            "0.1 0.2 0.3",
+            "0.1 0.2 0.3 7",
+            "0.1 0.2 0.3 1/x 5",
+        ] {
+            assert!(parse_loadavg(path, text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error() {
+        assert!(matches!(read("no-such-case"), Err(CollectError::Io { .. })));
+    }
+
+    #[test]
+    fn live_read_of_this_machine_is_plausible() {
+        let load = LoadCollector::new(HostPaths::default()).read().unwrap();
+        assert!(load.load1 >= 0.0 && load.load5 >= 0.0 && load.load15 >= 0.0);
+        // This test's own thread is running, and there is at least init besides it.
+        assert!(load.tasks_runnable >= 1);
+        assert!(load.tasks_total > load.tasks_runnable);
+    }
+}

@@ -300,3 +300,208 @@ impl Collector for MemoryCollector {
         self.read().map(|m| Some(m.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cgroup::testing::copy_tree;
+    use super::*;
+
+    const KIB: u64 = 1024;
+
+    fn read(case: &str) -> Result<Memory, CollectError> {
+        let dir = format!("{}/tests/fixtures/{case}", env!("CARGO_MANIFEST_DIR"));
+        MemoryCollector::new(HostPaths::under(dir)).read()
+    }
+
+    fn line(avg10: f64, avg60: f64, avg300: f64, total_seconds: f64) -> PressureLine {
+        PressureLine {
+            avg10_pct: avg10,
+            avg60_pct: avg60,
+            avg300_pct: avg300,
+            total_seconds,
+        }
+    }
+
+    #[test]
+    fn recorded_meminfo_and_psi_of_this_machine() {
+        let m = read("memory/dev-vm").unwrap();
+        let (total, available) = (24_684_084 * KIB, 24_163_640 * KIB);
+        assert_eq!(m.source, MemorySource::Host);
+        assert_eq!(m.total_bytes, total);
+        assert_eq!(m.available_bytes, available);
+        assert_eq!(m.used_bytes, 520_444 * KIB);
+        assert_eq!(m.free_bytes, 22_516_016 * KIB);
+        assert_eq!(m.buffers_bytes, 3_872 * KIB);
+        assert_eq!(m.cached_bytes, 1_809_544 * KIB);
+        assert_eq!(m.used_pct, (520_444 * KIB) as f64 * 100.0 / total as f64);
+        assert!((m.used_pct - 2.108_419).abs() < 1e-6, "{}", m.used_pct);
+        assert_eq!(
+            (m.swap_total_bytes, m.swap_used_bytes, m.swap_free_bytes),
+            (0, 0, 0)
+        );
+        assert_eq!((m.swap_cached_bytes, m.swap_used_pct), (0, 0.0));
+        assert_eq!(
+            m.pressure,
+            Some(Pressure {
+                cpu: Some(PressureResource {
+                    some: line(4.55, 2.87, 1.59, 14.920528),
+                    full: Some(line(0.0, 0.0, 0.0, 0.0)),
+                }),
+                memory: Some(PressureResource {
+                    some: line(0.0, 0.0, 0.0, 0.0),
+                    full: Some(line(0.0, 0.0, 0.0, 0.0)),
+                }),
+                io: Some(PressureResource {
+                    some: line(0.38, 0.31, 0.32, 4.972425),
+                    full: Some(line(0.37, 0.27, 0.29, 4.537518)),
+                }),
+            })
+        );
+    }
+
+    #[test]
+    fn node_exporter_meminfo_with_swap_in_use_and_no_mem_available() {
+        let m = read("memory/node_exporter").unwrap();
+        // No MemAvailable line: free + buffers + cached = 225472 + 22040 + 930888 kB.
+        assert_eq!(m.available_bytes, 1_178_400 * KIB);
+        assert_eq!(m.used_bytes, (3_742_148 - 1_178_400) * KIB);
+        assert_eq!(m.swap_total_bytes, 4_194_300 * KIB);
+        assert_eq!(m.swap_free_bytes, 3_155_360 * KIB);
+        assert_eq!(m.swap_used_bytes, 1_038_940 * KIB);
+        assert_eq!(m.swap_cached_bytes, 192_504 * KIB);
+        assert_eq!(m.swap_used_pct, 1_038_940.0 * 100.0 / 4_194_300.0);
+        let p = m.pressure.unwrap();
+        let io = p.io.unwrap();
+        assert_eq!(io.some, line(0.18, 0.34, 0.10, 159.886802));
+        assert_eq!(io.full, Some(line(0.18, 0.34, 0.10, 159.229614)));
+        assert_eq!(p.cpu.unwrap().some.total_seconds, 14.036781);
+    }
+
+    #[test]
+    fn kernel_without_psi_has_no_pressure() {
+        let m = read("memory/no-psi").unwrap();
+        assert_eq!(m.pressure, None);
+        assert_eq!(m.total_bytes, 3_742_148 * KIB);
+    }
+
+    #[test]
+    fn kernel_with_only_some_psi_files() {
+        let p = read("memory/partial-psi").unwrap().pressure.unwrap();
+        assert_eq!(
+            p.cpu,
+            Some(PressureResource {
+                some: line(1.25, 0.50, 0.10, 2.5),
+                full: None,
+            })
+        );
+        assert_eq!((p.memory, p.io), (None, None));
+    }
+
+    #[test]
+    fn garbage_names_the_file_and_line() {
+        let err = read("memory/garbage").unwrap_err().to_string();
+        assert!(
+            err.contains("proc/meminfo: line 4") && err.contains("lots"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn garbage_psi_names_the_file() {
+        let dir = copy_tree(Path::new(&format!(
+            "{}/tests/fixtures/memory/dev-vm",
+            env!("CARGO_MANIFEST_DIR")
+        )));
+        super::super::cgroup::testing::put(dir.path(), "proc/pressure/io", "some avg10=x\n");
+        let err = MemoryCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("proc/pressure/io: line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lxc_guest_reports_its_cgroup_not_the_node() {
+        let m = read("cgroup/lxc-guest").unwrap();
+        assert_eq!(m.source, MemorySource::Cgroup);
+        assert_eq!(m.total_bytes, 103_079_215_104);
+        // memory.current 13071106048 − inactive_file 2935459840.
+        assert_eq!(m.used_bytes, 10_135_646_208);
+        assert_eq!(m.available_bytes, 103_079_215_104 - 10_135_646_208);
+        assert_eq!(m.free_bytes, 103_079_215_104 - 13_071_106_048);
+        assert_eq!(m.cached_bytes, 8_532_865_024);
+        assert_eq!(m.buffers_bytes, 0);
+        assert_eq!(m.used_pct, 10_135_646_208.0 * 100.0 / 103_079_215_104.0);
+        // memory.swap.max is 0: no swap for this guest, whatever the node has.
+        assert_eq!(
+            (m.swap_total_bytes, m.swap_used_bytes, m.swap_used_pct),
+            (0, 0, 0.0)
+        );
+        // The cgroup's own PSI, not /proc/pressure (absent in this tree anyway).
+        let p = m.pressure.unwrap();
+        assert_eq!(p.cpu.unwrap().some, line(0.0, 0.08, 0.06, 293.391454));
+        assert_eq!(p.memory.unwrap().full, Some(line(0.0, 0.0, 0.0, 0.250662)));
+        assert_eq!(p.io.unwrap().some.total_seconds, 185.1624);
+    }
+
+    #[test]
+    fn container_with_unbounded_swap_uses_the_host_swap_as_its_bound() {
+        let m = read("cgroup/docker-cpu-unlimited").unwrap();
+        assert_eq!(m.source, MemorySource::Cgroup);
+        assert_eq!(m.total_bytes, 2 << 30);
+        assert_eq!(m.used_bytes, 768 << 20);
+        assert_eq!(m.available_bytes, 1280 << 20);
+        assert_eq!(m.free_bytes, 1 << 30);
+        assert_eq!(m.cached_bytes, 384 << 20);
+        assert_eq!(m.used_pct, 37.5);
+        assert_eq!(m.swap_total_bytes, 4_194_300 * KIB);
+        assert_eq!(m.swap_used_bytes, 100 << 20);
+        assert_eq!(m.swap_free_bytes, 4_194_300 * KIB - (100 << 20));
+        assert_eq!(m.pressure, None);
+    }
+
+    #[test]
+    fn a_systemd_service_limit_on_a_plain_host_keeps_host_figures() {
+        let m = read("cgroup/systemd-service-host").unwrap();
+        assert_eq!(m.source, MemorySource::Host);
+        assert_eq!(m.total_bytes, 3_742_148 * KIB);
+    }
+
+    #[test]
+    fn container_limit_removed_at_run_time_falls_back_to_meminfo() {
+        let dir = copy_tree(Path::new(&format!(
+            "{}/tests/fixtures/cgroup/docker-cpu-unlimited",
+            env!("CARGO_MANIFEST_DIR")
+        )));
+        let mut collector = MemoryCollector::new(HostPaths::under(dir.path()));
+        assert_eq!(collector.read().unwrap().source, MemorySource::Cgroup);
+        super::super::cgroup::testing::put(dir.path(), "sys/fs/cgroup/memory.max", "max\n");
+        let m = collector.read().unwrap();
+        assert_eq!(m.source, MemorySource::Host);
+        assert_eq!(m.total_bytes, 3_742_148 * KIB);
+    }
+
+    #[test]
+    fn missing_meminfo_is_an_io_error() {
+        assert!(matches!(
+            read("memory/no-such-case"),
+            Err(CollectError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn live_read_of_this_machine_is_plausible() {
+        let m = MemoryCollector::new(HostPaths::default()).read().unwrap();
+        assert!(m.total_bytes > 64 << 20, "{}", m.total_bytes);
+        assert!(m.available_bytes <= m.total_bytes && m.free_bytes <= m.total_bytes);
+        assert_eq!(m.used_bytes, m.total_bytes - m.available_bytes);
+        assert!((0.0..=100.0).contains(&m.used_pct));
+        assert!(m.swap_used_bytes <= m.swap_total_bytes);
+        if let Some(p) = m.pressure {
+            let some = p.memory.or(p.cpu).or(p.io).unwrap().some;
+            assert!((0.0..=100.0).contains(&some.avg10_pct));
+        }
+    }
+}

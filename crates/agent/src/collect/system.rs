@@ -345,3 +345,282 @@ impl Collector for SystemCollector {
         self.read().map(|s| Some(s.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cgroup::testing::{copy_tree, put};
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+    fn fixture(rel: &str) -> std::path::PathBuf {
+        Path::new(FIXTURES).join(rel)
+    }
+
+    fn virt_of(root: &Path) -> Option<String> {
+        detect_virtualization(&HostPaths::under(root)).map(|v| v.name)
+    }
+
+    #[test]
+    fn recorded_tree_of_this_machine() {
+        let system = SystemCollector::new(HostPaths::under(fixture("system/dev-vm")))
+            .read()
+            .unwrap();
+        assert_eq!(
+            system,
+            System {
+                hostname: "vm".into(),
+                os: Some(OsRelease {
+                    id: "debian".into(),
+                    pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+                    version_id: Some("12".into()),
+                }),
+                kernel: "6.18.44-fc-v669".into(),
+                kernel_version: "#1 SMP PREEMPT_DYNAMIC @0".into(),
+                arch: "x86_64".into(),
+                uptime_seconds: 790.42,
+                boot_time: 1_795_325_009_000,
+                // The Firecracker VM's image carries /.dockerenv; systemd-detect-virt agrees.
+                virtualization: Some("docker".into()),
+                // cgroup v1/v2 hybrid: no v2 tree at sys/fs/cgroup, so no limits to report.
+                container: None,
+            }
+        );
+    }
+
+    #[test]
+    fn the_same_vm_without_dockerenv_is_kvm_by_its_clock() {
+        let dir = copy_tree(&fixture("system/dev-vm"));
+        std::fs::remove_file(dir.path().join(".dockerenv")).unwrap();
+        assert_eq!(
+            detect_virtualization(&HostPaths::under(dir.path())),
+            Some(Virtualization::vm("kvm"))
+        );
+        // Without the paravirtual clock only the cpuinfo `hypervisor` flag is left.
+        std::fs::remove_dir_all(dir.path().join("sys/devices")).unwrap();
+        assert_eq!(virt_of(dir.path()).as_deref(), Some("vm-other"));
+        // And without that it is bare metal.
+        std::fs::remove_file(dir.path().join("proc/cpuinfo")).unwrap();
+        assert_eq!(virt_of(dir.path()), None);
+    }
+
+    #[test]
+    fn virtual_machines_by_dmi() {
+        for (file, value, expected) in [
+            ("sys_vendor", "QEMU", "qemu"),
+            ("product_name", "KVM", "kvm"),
+            ("product_name", "VMware Virtual Platform", "vmware"),
+            ("board_vendor", "Oracle Corporation", "oracle"),
+            ("sys_vendor", "Amazon EC2", "amazon"),
+            ("bios_vendor", "Xen", "xen"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            put(
+                dir.path(),
+                &format!("sys/class/dmi/id/{file}"),
+                &format!("{value}\n"),
+            );
+            assert_eq!(
+                virt_of(dir.path()).as_deref(),
+                Some(expected),
+                "{file}={value}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        put(
+            dir.path(),
+            "sys/class/dmi/id/sys_vendor",
+            "Microsoft Corporation\n",
+        );
+        put(
+            dir.path(),
+            "sys/class/dmi/id/product_name",
+            "Surface Laptop 5\n",
+        );
+        assert_eq!(virt_of(dir.path()), None, "a Surface laptop is bare metal");
+        put(
+            dir.path(),
+            "sys/class/dmi/id/product_name",
+            "Virtual Machine\n",
+        );
+        assert_eq!(virt_of(dir.path()).as_deref(), Some("microsoft"));
+    }
+
+    #[test]
+    fn containers_by_their_markers() {
+        let cases: [(&str, &str, &str); 8] = [
+            (
+                "run/systemd/container",
+                "systemd-nspawn\n",
+                "systemd-nspawn",
+            ),
+            (
+                "proc/1/environ",
+                "PATH=/bin\0container=podman\0HOME=/\0",
+                "podman",
+            ),
+            ("run/.containerenv", "", "podman"),
+            (".dockerenv", "", "docker"),
+            (
+                "proc/sys/kernel/osrelease",
+                "5.15.153.1-microsoft-standard-WSL2\n",
+                "wsl",
+            ),
+            (
+                "proc/self/cgroup",
+                "12:memory:/docker/0123abcd\n0::/docker/0123abcd\n",
+                "docker",
+            ),
+            (
+                "proc/self/cgroup",
+                "0::/lxc.payload.101/init.scope\n",
+                "lxc",
+            ),
+            (
+                "proc/1/sched",
+                "bash (4242, #threads: 1)\n-------\n",
+                "container-other",
+            ),
+        ];
+        for (file, text, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            // A DMI VM marker too: containers are detected first, as systemd does.
+            put(dir.path(), "sys/class/dmi/id/sys_vendor", "QEMU\n");
+            put(dir.path(), file, text);
+            let virt = detect_virtualization(&HostPaths::under(dir.path())).unwrap();
+            assert_eq!(virt, Virtualization::container(expected), "{file}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        put(dir.path(), "proc/1/sched", "systemd (1, #threads: 1)\n");
+        put(
+            dir.path(),
+            "proc/self/cgroup",
+            "0::/system.slice/hostwatch.service\n",
+        );
+        assert_eq!(virt_of(dir.path()), None, "a systemd service on bare metal");
+    }
+
+    #[test]
+    fn lxc_guest_reports_its_limits() {
+        let system = SystemCollector::new(HostPaths::under(fixture("cgroup/lxc-guest")))
+            .read()
+            .unwrap();
+        assert_eq!(system.virtualization.as_deref(), Some("lxc"));
+        assert_eq!(
+            system.container,
+            Some(ContainerLimits {
+                cgroup: "/".into(),
+                memory_max_bytes: Some(103_079_215_104),
+                cpu_limit_cores: Some(48.0),
+            })
+        );
+        assert_eq!(system.hostname, "ct101");
+        assert_eq!(system.kernel, "6.8.12-4-pve");
+        assert_eq!(system.uptime_seconds, 46_901.13);
+        assert_eq!(system.boot_time, 1_418_183_276_000);
+    }
+
+    #[test]
+    fn a_systemd_service_with_limits_on_a_host_is_no_container() {
+        let dir = copy_tree(&fixture("cgroup/systemd-service-host"));
+        put(dir.path(), "proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
+        put(
+            dir.path(),
+            "proc/sys/kernel/version",
+            "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1\n",
+        );
+        put(dir.path(), "proc/uptime", "100.50 180.00\n");
+        let system = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap();
+        assert_eq!((system.virtualization, system.container), (None, None));
+    }
+
+    #[test]
+    fn os_release_falls_back_to_usr_lib_and_unquotes() {
+        let dir = copy_tree(&fixture("system/dev-vm"));
+        std::fs::remove_file(dir.path().join("etc/os-release")).unwrap();
+        put(
+            dir.path(),
+            "usr/lib/os-release",
+            "NAME='Fedora Linux'\nID=fedora\nVERSION_ID=40\nPRETTY_NAME=\"Fedora Linux 40 \\\"Forty\\\"\"\n",
+        );
+        let os = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap()
+            .os;
+        assert_eq!(
+            os,
+            Some(OsRelease {
+                id: "fedora".into(),
+                pretty_name: "Fedora Linux 40 \"Forty\"".into(),
+                version_id: Some("40".into()),
+            })
+        );
+        std::fs::remove_file(dir.path().join("usr/lib/os-release")).unwrap();
+        let system = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap();
+        assert_eq!(system.os, None);
+    }
+
+    #[test]
+    fn os_release_defaults_per_specification() {
+        let os = parse_os_release("# no keys we know\nNAME=Alpine\n");
+        assert_eq!(
+            (os.id.as_str(), os.pretty_name.as_str(), os.version_id),
+            ("linux", "Alpine", None)
+        );
+    }
+
+    #[test]
+    fn garbage_uptime_and_stat_name_the_file() {
+        let dir = copy_tree(&fixture("system/dev-vm"));
+        put(dir.path(), "proc/uptime", "soon\n");
+        let err = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap_err();
+        assert!(err.to_string().contains("proc/uptime"), "{err}");
+
+        put(dir.path(), "proc/uptime", "100.50 180.00\n");
+        put(dir.path(), "proc/stat", "cpu  1 2 3 4\nbtime yesterday\n");
+        let err = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("proc/stat: btime is not a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_kernel_release_is_an_io_error() {
+        let dir = copy_tree(&fixture("system/dev-vm"));
+        std::fs::remove_file(dir.path().join("proc/sys/kernel/osrelease")).unwrap();
+        let err = SystemCollector::new(HostPaths::under(dir.path()))
+            .read()
+            .unwrap_err();
+        assert!(matches!(err, CollectError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn live_read_of_this_machine_is_plausible() {
+        let system = SystemCollector::new(HostPaths::default()).read().unwrap();
+        let uname = rustix::system::uname();
+        assert_eq!(system.kernel, uname.release().to_string_lossy());
+        assert_eq!(system.arch, uname.machine().to_string_lossy());
+        assert!(!system.hostname.is_empty());
+        assert!(system.uptime_seconds > 0.0);
+        let now = jiff::Timestamp::now().as_millisecond();
+        // Booted after 2001 and before now; boot + uptime is about now.
+        assert!(system.boot_time > 1_000_000_000_000 && system.boot_time < now);
+        let drift = (system.boot_time as f64 + system.uptime_seconds * 1000.0 - now as f64).abs();
+        assert!(
+            drift < 5_000.0,
+            "boot time + uptime is {drift} ms away from now"
+        );
+        if let Some(v) = &system.virtualization {
+            assert!(!v.is_empty());
+        }
+    }
+}
