@@ -7,10 +7,15 @@ use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod cgroup;
+pub mod cpu;
 pub mod disks;
 pub mod filesystems;
+pub mod load;
+pub mod memory;
 pub mod network;
 pub mod processes;
+pub mod system;
 pub mod thermal;
 
 /// One source of data.
@@ -87,48 +92,50 @@ impl std::fmt::Debug for Scheduled {
     }
 }
 
-/// Every enabled collector, each on its configured tier.
+/// Every enabled collector, each on its configured tier. A disabled collector is never
+/// constructed, so it costs nothing, not even its start-up reads.
 pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
     let mut out = Vec::new();
-    // Registration: one entry per source.
-    add(
-        &mut out,
-        &config.filesystems.settings(),
+    let mut add = |settings: CollectorSettings, make: &dyn Fn() -> Box<dyn Collector>| {
+        if settings.enabled {
+            let collector = make();
+            let tier = settings.tier.unwrap_or_else(|| collector.default_tier());
+            out.push(Scheduled { collector, tier });
+        }
+    };
+    // Registration: one entry per source, in the order of the report's sections.
+    add(config.system.clone(), &|| {
+        Box::new(system::SystemCollector::new(paths.clone()))
+    });
+    add(config.cpu.clone(), &|| {
+        Box::new(cpu::CpuCollector::new(paths.clone()))
+    });
+    add(config.load.clone(), &|| {
+        Box::new(load::LoadCollector::new(paths.clone()))
+    });
+    add(config.memory.clone(), &|| {
+        Box::new(memory::MemoryCollector::new(paths.clone()))
+    });
+    add(config.filesystems.settings(), &|| {
         Box::new(filesystems::FilesystemsCollector::new(
             &config.filesystems,
             paths,
-        )),
-    );
-    add(
-        &mut out,
-        &config.disks.settings(),
-        Box::new(disks::DisksCollector::new(&config.disks, paths)),
-    );
-    add(
-        &mut out,
-        &config.network.settings(),
-        Box::new(network::NetworkCollector::new(&config.network, paths)),
-    );
-    add(
-        &mut out,
-        &config.thermal,
-        Box::new(thermal::ThermalCollector::new(paths.clone())),
-    );
-    add(
-        &mut out,
-        &config.processes.settings(),
+        ))
+    });
+    add(config.disks.settings(), &|| {
+        Box::new(disks::DisksCollector::new(&config.disks, paths))
+    });
+    add(config.network.settings(), &|| {
+        Box::new(network::NetworkCollector::new(&config.network, paths))
+    });
+    add(config.thermal.clone(), &|| {
+        Box::new(thermal::ThermalCollector::new(paths.clone()))
+    });
+    add(config.processes.settings(), &|| {
         Box::new(processes::ProcessesCollector::new(
             paths.clone(),
             &config.processes,
-        )),
-    );
+        ))
+    });
     out
-}
-
-/// Schedules `collector` when `settings` enable it.
-fn add(out: &mut Vec<Scheduled>, settings: &CollectorSettings, collector: Box<dyn Collector>) {
-    if settings.enabled {
-        let tier = settings.tier.unwrap_or_else(|| collector.default_tier());
-        out.push(Scheduled { collector, tier });
-    }
 }
