@@ -102,6 +102,7 @@ impl Agent {
             collected_at: jiff::Timestamp::now().as_millisecond(),
             tiers: tiers.to_vec(),
             sections: Default::default(),
+            spool: None,
         };
         for entry in &mut self.collectors {
             if !tiers.contains(&entry.scheduled.tier) {

@@ -11,4 +11,10 @@ pub struct Envelope {
     /// The hub's clock when it answered, unix milliseconds; lets the agent notice clock skew.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<i64>,
+    /// Documents of the request newly stored.
+    #[serde(default)]
+    pub accepted: u32,
+    /// Documents of the request the hub already had (a retry); acknowledged, not stored again.
+    #[serde(default)]
+    pub duplicates: u32,
 }

@@ -8,13 +8,15 @@
 //! unknown fields are ignored on read; a newer *major* [`SCHEMA_VERSION`] is refused.
 
 mod envelope;
+mod job;
 mod report;
 mod secret;
 mod section;
 pub mod sections;
 
 pub use envelope::Envelope;
-pub use report::{AgentInfo, DecodeError, Report, SCHEMA_VERSION, Tier};
+pub use job::{JobOutcome, JobRun};
+pub use report::{AgentInfo, DecodeError, Report, SCHEMA_VERSION, SpoolStats, Tier};
 pub use secret::Secret;
 pub use section::{ErrorKind, Section, SectionError};
 pub use sections::{SectionData, Sections};

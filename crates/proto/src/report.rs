@@ -25,6 +25,19 @@ pub struct Report {
     pub tiers: Vec<Tier>,
     #[serde(default)]
     pub sections: Sections,
+    /// The agent's delivery backlog, when it keeps one (the hub sink's spool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolStats>,
+}
+
+/// The state of the agent's on-disk spool of undelivered reports, so the hub can alert when an
+/// agent is losing data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SpoolStats {
+    /// Reports waiting in the spool right now.
+    pub queued: u64,
+    /// Reports dropped since the agent started because the spool was full or too old.
+    pub dropped_total: u64,
 }
 
 /// Who produced the report.

@@ -133,8 +133,39 @@ fn envelope_round_trips() {
     let text = fixture("envelope-v1.json");
     let env: Envelope = serde_json::from_str(&text).unwrap();
     assert_eq!(env.interval_seconds, 60);
+    assert_eq!((env.accepted, env.duplicates), (1, 0));
     assert_eq!(pretty(&env), text);
     let minimal: Envelope =
         serde_json::from_str(r#"{"interval_seconds": 10, "commands": []}"#).unwrap();
     assert_eq!(minimal.server_time, None);
+}
+
+#[test]
+fn job_run_round_trips_and_knows_failure() {
+    use hostwatch_proto::{JobOutcome, JobRun};
+    let text = fixture("jobrun-v1.json");
+    let run: JobRun = serde_json::from_str(&text).unwrap();
+    assert_eq!(pretty(&run), text);
+    assert_eq!(run.outcome, JobOutcome::Exited(1));
+    assert!(!run.succeeded());
+    for (json, outcome) in [
+        (r#"{"exited":0}"#, JobOutcome::Exited(0)),
+        (r#"{"signaled":9}"#, JobOutcome::Signaled(9)),
+        (r#""timed_out""#, JobOutcome::TimedOut),
+        (
+            r#"{"failed_to_start":"not found"}"#,
+            JobOutcome::FailedToStart("not found".into()),
+        ),
+    ] {
+        assert_eq!(serde_json::from_str::<JobOutcome>(json).unwrap(), outcome);
+        assert_eq!(serde_json::to_string(&outcome).unwrap(), json);
+    }
+}
+
+#[test]
+fn spool_stats_travel_in_the_report() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    assert_eq!(report.spool.unwrap().queued, 12);
+    let minimal = Report::from_json(fixture("report-v1-errors.json").as_bytes()).unwrap();
+    assert_eq!(minimal.spool, None, "older agents send no spool stats");
 }
