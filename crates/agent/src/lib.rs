@@ -7,7 +7,6 @@
 pub mod agent;
 pub mod collect;
 pub mod config;
-pub mod config_file;
 pub mod dump;
 pub mod filter;
 pub mod paths;
@@ -17,4 +16,6 @@ pub mod schedule;
 pub mod sink;
 
 pub use agent::Agent;
+/// The config conventions shared with the hub (search order, environment overrides, errors).
+pub use hostwatch_config as config_file;
 pub use paths::HostPaths;

@@ -1,3 +1,5 @@
+//! hostwatch's configuration conventions, one implementation for agent and hub.
+//!
 //! Finding, reading and overlaying a TOML config file, with errors that name the file, the
 //! key and what was wrong.
 //!
@@ -10,7 +12,7 @@
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "HOSTWATCH_CONFIG";
@@ -194,9 +196,4 @@ fn env_value(raw: &str) -> toml::Value {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Whether `path` exists; for `check-config` messages.
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
