@@ -371,6 +371,7 @@ mod tests {
             collected_at: 1_776_871_937_104,
             tiers: vec![Tier::Fast, Tier::Medium],
             sections: Sections::default(),
+            spool: None,
         }
     }
 
