@@ -1,0 +1,190 @@
+//! `POST /api/v1/reports` and `POST /api/v1/job-runs`: what agents send. See docs/wire.md,
+//! "Transport", for the contract every status code here follows.
+
+use super::{ApiError, auth};
+use crate::hub::{Hub, now_ms};
+use crate::store::{HostStatus, IncomingReport, Store};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hostwatch_proto::{Envelope, JobRun, Report};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One document or an array of them, each kept as its raw JSON text so it is stored as sent.
+fn split_documents(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let bad =
+        |e: serde_json::Error| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"));
+    match first {
+        Some(b'[') => serde_json::from_slice::<Vec<&RawValue>>(body).map_err(bad),
+        Some(_) => serde_json::from_slice::<&RawValue>(body)
+            .map(|d| vec![d])
+            .map_err(bad),
+        None => Err(ApiError::new(StatusCode::BAD_REQUEST, "empty body")),
+    }
+}
+
+/// Checks what every ingest request needs before its body is read: the host, its rate, the
+/// content type.
+async fn admit<S: Store>(
+    hub: &Hub<S>,
+    headers: &HeaderMap,
+) -> Result<crate::store::Host, Response> {
+    let host = auth::host(hub, headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if let Err(wait) = hub.rate.check(host.id, Instant::now()) {
+        let secs = wait.as_secs().max(1);
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests from {}; retry in {secs} s", host.name),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Err(r);
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+        .into_response());
+    }
+    Ok(host)
+}
+
+fn too_many<S>(hub: &Hub<S>, n: usize) -> Result<(), ApiError> {
+    if n > hub.config.ingest.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{n} documents in one request; at most {} — split the batch",
+                hub.config.ingest.max_batch
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn wrong_host(doc: usize, found: &str, host: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!("document {doc}: host_id `{found}` is not this token's host `{host}`"),
+    )
+}
+
+pub async fn reports<S: Store>(
+    State(hub): State<Arc<Hub<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let host = match admit(&hub, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match store_reports(&hub, &host, &body).await {
+        Ok(envelope) => Json(envelope).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn store_reports<S: Store>(
+    hub: &Hub<S>,
+    host: &crate::store::Host,
+    body: &[u8],
+) -> Result<Envelope, ApiError> {
+    let docs = split_documents(body)?;
+    too_many(hub, docs.len())?;
+    let mut incoming = Vec::with_capacity(docs.len());
+    for (i, raw) in docs.into_iter().enumerate() {
+        let report = Report::from_json(raw.get().as_bytes())
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("document {i}: {e}")))?;
+        if report.host_id != host.name {
+            return Err(wrong_host(i, &report.host_id, &host.name));
+        }
+        let body = zstd::bulk::compress(raw.get().as_bytes(), 3)
+            .expect("compressing into memory cannot fail");
+        incoming.push(IncomingReport { report, body });
+    }
+    let interval = hub.config.interval.for_host(host.interval_seconds);
+    let now = now_ms();
+    let outcome = hub
+        .store
+        .ingest_reports(host.id, incoming, now, interval)
+        .await?;
+    if host.status != HostStatus::Up {
+        // The report is the heartbeat: a host that reports is up, whatever it was.
+        let message = format!("{} is up (was {})", host.name, host.status.as_str());
+        hub.store
+            .set_status(host.id, HostStatus::Up, now, message)
+            .await?;
+    }
+    Ok(Envelope {
+        interval_seconds: interval,
+        server_time: Some(now),
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+    })
+}
+
+pub async fn job_runs<S: Store>(
+    State(hub): State<Arc<Hub<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let host = match admit(&hub, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let result = async {
+        let docs = split_documents(&body)?;
+        too_many(&hub, docs.len())?;
+        let mut runs = Vec::with_capacity(docs.len());
+        for (i, raw) in docs.into_iter().enumerate() {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let run: JobRun = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("document {i}: invalid job run at `{}`: {}", e.path(), e.inner()),
+                )
+            })?;
+            if run.schema_version > hostwatch_proto::SCHEMA_VERSION {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("document {i}: job run schema_version {} is newer than this hub understands", run.schema_version),
+                ));
+            }
+            if run.host_id != host.name {
+                return Err(wrong_host(i, &run.host_id, &host.name));
+            }
+            runs.push(run);
+        }
+        let outcome = hub.store.ingest_job_runs(host.id, runs).await?;
+        Ok::<_, ApiError>(Envelope {
+            interval_seconds: hub.config.interval.for_host(host.interval_seconds),
+            server_time: Some(now_ms()),
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+        })
+    }
+    .await;
+    match result {
+        Ok(envelope) => Json(envelope).into_response(),
+        Err(e) => e.into_response(),
+    }
+}

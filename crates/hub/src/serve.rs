@@ -1,0 +1,24 @@
+//! Running the hub: the API on its socket and the background tasks.
+
+use crate::Hub;
+use crate::store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often host statuses are re-judged.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// Serves on an already-bound listener until `shutdown` completes.
+pub async fn serve<S: Store>(
+    hub: Arc<Hub<S>>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let heartbeat = tokio::spawn(crate::heartbeat::run(hub.clone(), HEARTBEAT_EVERY));
+    let result = axum::serve(listener, crate::api::router(hub))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    heartbeat.abort();
+    result
+}

@@ -1,0 +1,267 @@
+//! The hub's storage: one trait, with an embedded SQLite implementation (the default) and, at
+//! scale, a PostgreSQL one satisfying the same contract and the same conformance tests.
+//!
+//! Every write method returns only once its data is durable: the API acknowledges a report
+//! only after `ingest_reports` has returned.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::token::TokenHash;
+use hostwatch_proto::{JobRun, Report};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// A host's row id.
+pub type HostId = i64;
+
+/// An enrolled host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    #[serde(skip)]
+    pub id: HostId,
+    pub name: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Per-host override of the interval; `None` uses the hub's default.
+    pub interval_seconds: Option<u32>,
+    pub status: HostStatus,
+    /// Unix ms.
+    pub status_since: i64,
+    /// When the hub last received a report from it, unix ms.
+    pub last_seen: Option<i64>,
+    /// The interval the host was last told to use; the heartbeat judges lateness against it.
+    pub expected_interval: Option<u32>,
+}
+
+/// The dead-man's switch: a host that stops reporting is a host that is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStatus {
+    /// Enrolled, never reported.
+    New,
+    Up,
+    /// No report for 2 × its interval.
+    Late,
+    /// No report for 3 × its interval (and at least 60 s).
+    Down,
+}
+
+impl HostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::New => "new",
+            HostStatus::Up => "up",
+            HostStatus::Late => "late",
+            HostStatus::Down => "down",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HostStatus> {
+        Some(match s {
+            "new" => HostStatus::New,
+            "up" => HostStatus::Up,
+            "late" => HostStatus::Late,
+            "down" => HostStatus::Down,
+            _ => return None,
+        })
+    }
+}
+
+/// Something that happened, for the event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    /// The host's name, for host events.
+    pub host: Option<String>,
+    /// Unix ms.
+    pub at: i64,
+    /// e.g. `host_status`, `host_enrolled`, `token_rotated`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// A report accepted by the API, ready to store: the decoded report and its compressed JSON.
+#[derive(Debug, Clone)]
+pub struct IncomingReport {
+    pub report: Report,
+    /// zstd-compressed JSON of `report`.
+    pub body: Vec<u8>,
+}
+
+/// What an ingest stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestOutcome {
+    pub accepted: u32,
+    /// Already stored before (a retry): acknowledged, not stored again.
+    pub duplicates: u32,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read and change everything.
+    Admin,
+    /// Read only.
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// An API token's owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiClient {
+    pub name: String,
+    pub role: Role,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub host: Option<HostId>,
+    /// Only events at or after this time, unix ms.
+    pub since: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error(
+        "the database at {path} was written by a newer hostwatch (migration {found}; this build knows up to {known}); upgrade hostwatch"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// The hub's storage contract.
+pub trait Store: Send + Sync + 'static {
+    fn create_host(
+        &self,
+        name: &str,
+        token: &TokenHash,
+        now: i64,
+    ) -> impl Future<Output = Result<Host, StoreError>> + Send;
+
+    fn hosts(&self) -> impl Future<Output = Result<Vec<Host>, StoreError>> + Send;
+
+    fn host(&self, name: &str) -> impl Future<Output = Result<Option<Host>, StoreError>> + Send;
+
+    /// Removes a host with all its data; `false` when there was none.
+    fn remove_host(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces a host's token; the old one stops working at once. `false` when no such host.
+    fn set_host_token(
+        &self,
+        name: &str,
+        token: &TokenHash,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The host a token id belongs to, with the stored hash to verify the secret against.
+    fn host_by_token_id(
+        &self,
+        token_id: &str,
+    ) -> impl Future<Output = Result<Option<(Host, TokenHash)>, StoreError>> + Send;
+
+    /// Stores reports exactly once by `(host, instance_id, seq)`, updates the host's latest
+    /// state and last-seen time; durable when it returns.
+    fn ingest_reports(
+        &self,
+        host: HostId,
+        reports: Vec<IncomingReport>,
+        received_at: i64,
+        told_interval: u32,
+    ) -> impl Future<Output = Result<IngestOutcome, StoreError>> + Send;
+
+    /// Stores job runs exactly once by `(host, run_id)`; durable when it returns.
+    fn ingest_job_runs(
+        &self,
+        host: HostId,
+        runs: Vec<JobRun>,
+    ) -> impl Future<Output = Result<IngestOutcome, StoreError>> + Send;
+
+    /// The latest state of every source of a host (sections merged across tiers).
+    fn latest(
+        &self,
+        host: HostId,
+    ) -> impl Future<Output = Result<Option<Report>, StoreError>> + Send;
+
+    /// Reports collected in `[from, to]`, oldest first.
+    fn reports_between(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
+
+    /// Changes a host's heartbeat status and records the event.
+    fn set_status(
+        &self,
+        host: HostId,
+        status: HostStatus,
+        at: i64,
+        message: String,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn record_event(
+        &self,
+        host: Option<HostId>,
+        at: i64,
+        kind: &str,
+        message: String,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Newest first.
+    fn events(
+        &self,
+        query: EventQuery,
+    ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+
+    /// A host's job runs, newest first, optionally of one job.
+    fn job_runs(
+        &self,
+        host: HostId,
+        job: Option<String>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<JobRun>, StoreError>> + Send;
+
+    fn create_api_token(
+        &self,
+        client: &ApiClient,
+        token: &TokenHash,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn api_client_by_token_id(
+        &self,
+        token_id: &str,
+    ) -> impl Future<Output = Result<Option<(ApiClient, TokenHash)>, StoreError>> + Send;
+}

@@ -1,0 +1,746 @@
+//! The embedded store: one SQLite file in the data directory.
+//!
+//! Writes go through one writer thread that commits in groups: it takes every job waiting in
+//! its queue, runs each in its own savepoint (one job's failure never touches another's data),
+//! commits once, and only then answers every job. With `synchronous = FULL` in WAL mode, a
+//! commit has reached the disk, so an acknowledged report survives a crash or power loss, and
+//! the fsync is paid once per group rather than once per report. Reads use a small pool of
+//! separate connections, which WAL lets run alongside the writer.
+
+use super::{
+    ApiClient, Event, EventQuery, Host, HostId, HostStatus, IncomingReport, IngestOutcome, Role,
+    Store, StoreError,
+};
+use crate::token::TokenHash;
+use hostwatch_proto::{JobRun, Report};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+/// The file name inside the data directory.
+pub const DB_FILE: &str = "hostwatch.db";
+
+/// How many queued writes one commit takes at most.
+const MAX_GROUP: usize = 512;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// The SQLite store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: mpsc::UnboundedSender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    /// Latest merged state per host, so ingest merges sections without re-reading the row.
+    latest: Mutex<HashMap<HostId, Report>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteStore({})", self.inner.path.display())
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, ref msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "row".into()))
+        }
+        e => StoreError::Database(e.to_string()),
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(db)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and runs pending migrations.
+    /// A database written by a newer hostwatch is refused.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Database(format!("creating {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = open_connection(&path)?;
+        migrate(&mut conn, &path)?;
+        let (jobs, queue) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("hostwatch-db-writer".into())
+            .spawn(move || writer(conn, queue))
+            .map_err(|e| StoreError::Database(format!("starting the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                jobs,
+                readers: Mutex::new(Vec::new()),
+                latest: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in the writer's next group commit; returns once that commit is durable.
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Database(format!("commit failed: {e}"))),
+                });
+            })
+        });
+        self.inner.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a pooled read connection, off the async workers.
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&conn);
+            let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
+    }
+}
+
+/// Runs `f` inside a savepoint: its writes are undone if it fails, and only its own.
+fn savepoint<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    conn.execute_batch("SAVEPOINT job").map_err(db)?;
+    let result = f(conn);
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    conn.execute_batch(end).map_err(db)?;
+    result
+}
+
+/// The writer thread: group commits until every sender is gone.
+fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        // Another process (a CLI command on the same file) may hold the write lock for a
+        // moment beyond busy_timeout; try again briefly before failing the group.
+        let begun = (0..3).find_map(|attempt| match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => Some(Ok(())),
+            Err(e) if attempt == 2 => Some(Err(e.to_string())),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                None
+            }
+        });
+        if let Some(Err(e)) = begun {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            // Run nothing; answer every job of the group with the error.
+            for job in group.drain(..) {
+                let _ = conn.execute_batch("BEGIN");
+                let done = job(&conn);
+                let _ = conn.execute_batch("ROLLBACK");
+                done(Err(e.clone()));
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = group.drain(..).map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let runner = embedded::migrations::runner();
+    let known = runner
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0);
+    // The history table exists once any migration ran; a fresh file has none.
+    let applied: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(version) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
+        .or_else(|e| match e {
+            rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                Ok(None)
+            }
+            e => Err(e),
+        })
+        .map_err(|e| StoreError::Database(format!("reading the migration history: {e}")))?;
+    if let Some(found) = applied
+        && found > known
+    {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found,
+            known,
+        });
+    }
+    runner
+        .set_abort_missing(true)
+        .run(conn)
+        .map_err(|e| StoreError::Database(format!("migrating {}: {e}", path.display())))?;
+    Ok(())
+}
+
+const HOST_COLUMNS: &str =
+    "id, name, created_at, interval_seconds, status, status_since, last_seen, expected_interval";
+
+fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
+    let status: String = row.get(4)?;
+    Ok(Host {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        interval_seconds: row.get(3)?,
+        status: HostStatus::parse(&status).unwrap_or(HostStatus::New),
+        status_since: row.get(5)?,
+        last_seen: row.get(6)?,
+        expected_interval: row.get(7)?,
+    })
+}
+
+fn hash_from(id: String, blob: Vec<u8>) -> Result<TokenHash, StoreError> {
+    let hash: [u8; 32] = blob
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a token hash is not 32 bytes".into()))?;
+    Ok(TokenHash { id, hash })
+}
+
+fn compress(json: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(json, 3).expect("compressing into memory cannot fail")
+}
+
+/// Decodes a stored, zstd-compressed JSON document.
+fn decode<T: serde::de::DeserializeOwned>(blob: &[u8]) -> Result<T, StoreError> {
+    let json = zstd::stream::decode_all(blob)
+        .map_err(|e| StoreError::Corrupt(format!("decompressing a stored document: {e}")))?;
+    serde_json::from_slice(&json)
+        .map_err(|e| StoreError::Corrupt(format!("decoding a stored document: {e}")))
+}
+
+fn insert_event(
+    conn: &Connection,
+    host: Option<HostId>,
+    at: i64,
+    kind: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO events (host_id, at, kind, message) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut s| s.execute(params![host, at, kind, message]))
+        .map_err(db)?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    async fn create_host(
+        &self,
+        name: &str,
+        token: &TokenHash,
+        now: i64,
+    ) -> Result<Host, StoreError> {
+        let (name, token) = (name.to_string(), token.clone());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO hosts (name, token_id, token_hash, created_at, status, status_since)
+                 VALUES (?1, ?2, ?3, ?4, 'new', ?4)",
+                params![name, token.id, &token.hash[..], now],
+            )
+            .map_err(|e| match db(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("host `{name}`")),
+                other => other,
+            })?;
+            let id = c.last_insert_rowid();
+            insert_event(
+                c,
+                Some(id),
+                now,
+                "host_enrolled",
+                &format!("host {name} enrolled"),
+            )?;
+            c.query_row(
+                &format!("SELECT {HOST_COLUMNS} FROM hosts WHERE id = ?1"),
+                [id],
+                host_row,
+            )
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn hosts(&self) -> Result<Vec<Host>, StoreError> {
+        self.read(|c| {
+            let mut s = c
+                .prepare_cached(&format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY name"))
+                .map_err(db)?;
+            s.query_map([], host_row)
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn host(&self, name: &str) -> Result<Option<Host>, StoreError> {
+        let name = name.to_string();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {HOST_COLUMNS} FROM hosts WHERE name = ?1"),
+                [name],
+                host_row,
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn remove_host(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        let removed: Option<HostId> = self
+            .write(move |c| {
+                let id: Option<HostId> = c
+                    .query_row("SELECT id FROM hosts WHERE name = ?1", [&name], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(db)?;
+                if let Some(id) = id {
+                    c.execute("DELETE FROM hosts WHERE id = ?1", [id])
+                        .map_err(db)?;
+                }
+                Ok(id)
+            })
+            .await?;
+        if let Some(id) = removed {
+            self.inner
+                .latest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        }
+        Ok(removed.is_some())
+    }
+
+    async fn set_host_token(
+        &self,
+        name: &str,
+        token: &TokenHash,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, token) = (name.to_string(), token.clone());
+        self.write(move |c| {
+            let id: Option<HostId> = c
+                .query_row("SELECT id FROM hosts WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db)?;
+            let Some(id) = id else { return Ok(false) };
+            c.execute(
+                "UPDATE hosts SET token_id = ?1, token_hash = ?2 WHERE id = ?3",
+                params![token.id, &token.hash[..], id],
+            )
+            .map_err(db)?;
+            insert_event(
+                c,
+                Some(id),
+                now,
+                "token_rotated",
+                &format!("token of {name} rotated"),
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn host_by_token_id(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(Host, TokenHash)>, StoreError> {
+        let token_id = token_id.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {HOST_COLUMNS}, token_hash FROM hosts WHERE token_id = ?1"),
+                    [&token_id],
+                    |r| Ok((host_row(r)?, r.get::<_, Vec<u8>>(8)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(host, blob)| Ok((host, hash_from(token_id, blob)?)))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn ingest_reports(
+        &self,
+        host: HostId,
+        reports: Vec<IncomingReport>,
+        received_at: i64,
+        told_interval: u32,
+    ) -> Result<IngestOutcome, StoreError> {
+        let current = self.current_latest(host).await?;
+        let (outcome, latest) = self
+            .write(move |c| {
+                let mut outcome = IngestOutcome::default();
+                let mut latest = current;
+                let mut latest_changed = false;
+                let mut insert = c
+                    .prepare_cached(
+                        "INSERT INTO reports (host_id, instance_id, seq, collected_at, received_at, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(db)?;
+                for incoming in reports {
+                    let r = &incoming.report;
+                    let n = insert
+                        .execute(params![
+                            host,
+                            r.agent.instance_id,
+                            r.seq as i64,
+                            r.collected_at,
+                            received_at,
+                            incoming.body
+                        ])
+                        .map_err(db)?;
+                    if n == 0 {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    outcome.accepted += 1;
+                    // Backfilled reports older than the latest state must not overwrite it.
+                    match &mut latest {
+                        Some(l) if l.collected_at > r.collected_at => {}
+                        Some(l) => {
+                            let mut sections = std::mem::take(&mut l.sections);
+                            sections.merge_from(&r.sections);
+                            *l = Report { sections, ..incoming.report.clone() };
+                            latest_changed = true;
+                        }
+                        None => {
+                            latest = Some(incoming.report.clone());
+                            latest_changed = true;
+                        }
+                    }
+                }
+                if latest_changed && let Some(l) = &latest {
+                    c.prepare_cached(
+                        "INSERT INTO latest (host_id, collected_at, body) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (host_id) DO UPDATE SET collected_at = excluded.collected_at, body = excluded.body",
+                    )
+                    .and_then(|mut s| s.execute(params![host, l.collected_at, compress(&l.to_json())]))
+                    .map_err(db)?;
+                }
+                c.prepare_cached("UPDATE hosts SET last_seen = ?1, expected_interval = ?2 WHERE id = ?3")
+                    .and_then(|mut s| s.execute(params![received_at, told_interval, host]))
+                    .map_err(db)?;
+                Ok((outcome, latest))
+            })
+            .await?;
+        if let Some(l) = latest {
+            self.inner
+                .latest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(host, l);
+        }
+        Ok(outcome)
+    }
+
+    async fn ingest_job_runs(
+        &self,
+        host: HostId,
+        runs: Vec<JobRun>,
+    ) -> Result<IngestOutcome, StoreError> {
+        self.write(move |c| {
+            let mut outcome = IngestOutcome::default();
+            let mut insert = c
+                .prepare_cached(
+                    "INSERT INTO job_runs (host_id, run_id, job, started_at, duration_seconds, succeeded, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                )
+                .map_err(db)?;
+            for run in runs {
+                let body = compress(&serde_json::to_vec(&run).expect("a job run serializes"));
+                let n = insert
+                    .execute(params![
+                        host,
+                        run.run_id,
+                        run.job,
+                        run.started_at,
+                        run.duration_seconds,
+                        run.succeeded(),
+                        body
+                    ])
+                    .map_err(db)?;
+                if n == 0 {
+                    outcome.duplicates += 1;
+                } else {
+                    outcome.accepted += 1;
+                }
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
+        self.current_latest(host).await
+    }
+
+    async fn reports_between(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Report>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT body FROM reports WHERE host_id = ?1 AND collected_at BETWEEN ?2 AND ?3
+                     ORDER BY collected_at",
+                )
+                .map_err(db)?;
+            let blobs = s
+                .query_map(params![host, from, to], |r| r.get::<_, Vec<u8>>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            blobs.iter().map(|b| decode(b)).collect()
+        })
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        host: HostId,
+        status: HostStatus,
+        at: i64,
+        message: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE hosts SET status = ?1, status_since = ?2 WHERE id = ?3",
+                params![status.as_str(), at, host],
+            )
+            .map_err(db)?;
+            insert_event(c, Some(host), at, "host_status", &message)
+        })
+        .await
+    }
+
+    async fn record_event(
+        &self,
+        host: Option<HostId>,
+        at: i64,
+        kind: &str,
+        message: String,
+    ) -> Result<(), StoreError> {
+        let kind = kind.to_string();
+        self.write(move |c| insert_event(c, host, at, &kind, &message))
+            .await
+    }
+
+    async fn events(&self, q: EventQuery) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT e.id, h.name, e.at, e.kind, e.message FROM events e
+                     LEFT JOIN hosts h ON h.id = e.host_id
+                     WHERE (?1 IS NULL OR e.host_id = ?1) AND (?2 IS NULL OR e.at >= ?2)
+                     ORDER BY e.at DESC, e.id DESC LIMIT ?3",
+                )
+                .map_err(db)?;
+            s.query_map(params![q.host, q.since, q.limit], |r| {
+                Ok(Event {
+                    id: r.get(0)?,
+                    host: r.get(1)?,
+                    at: r.get(2)?,
+                    kind: r.get(3)?,
+                    message: r.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn job_runs(
+        &self,
+        host: HostId,
+        job: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<JobRun>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT body FROM job_runs WHERE host_id = ?1 AND (?2 IS NULL OR job = ?2)
+                     ORDER BY started_at DESC LIMIT ?3",
+                )
+                .map_err(db)?;
+            let blobs = s
+                .query_map(params![host, job, limit], |r| r.get::<_, Vec<u8>>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            blobs.iter().map(|b| decode(b)).collect()
+        })
+        .await
+    }
+
+    async fn create_api_token(
+        &self,
+        client: &ApiClient,
+        token: &TokenHash,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (client, token) = (client.clone(), token.clone());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO api_tokens (name, token_id, token_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![client.name, token.id, &token.hash[..], client.role.as_str(), now],
+            )
+            .map_err(|e| match db(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("API token `{}`", client.name)),
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_client_by_token_id(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(ApiClient, TokenHash)>, StoreError> {
+        let token_id = token_id.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT name, role, token_hash FROM api_tokens WHERE token_id = ?1",
+                    [&token_id],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db)?;
+            let Some((name, role, blob)) = row else {
+                return Ok(None);
+            };
+            let role = Role::parse(&role)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
+            Ok(Some((ApiClient { name, role }, hash_from(token_id, blob)?)))
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// The cached latest state, loaded from the database on first use.
+    async fn current_latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
+        if let Some(r) = self
+            .inner
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&host)
+        {
+            return Ok(Some(r.clone()));
+        }
+        let stored: Option<Report> = self
+            .read(move |c| {
+                let blob: Option<Vec<u8>> = c
+                    .query_row("SELECT body FROM latest WHERE host_id = ?1", [host], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(db)?;
+                blob.map(|b| decode(&b)).transpose()
+            })
+            .await?;
+        if let Some(r) = &stored {
+            self.inner
+                .latest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(host)
+                .or_insert_with(|| r.clone());
+        }
+        Ok(stored)
+    }
+}

@@ -1,0 +1,5 @@
+//! The hub's integration tests, over the real HTTP stack on loopback. One binary.
+
+mod harness;
+mod ingest;
+mod store;
