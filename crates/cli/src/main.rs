@@ -1,6 +1,16 @@
 //! `hostwatch`: the one binary. Parses the command line, turns it into checked configuration,
 //! then hands over to the agent (and, later, hub) libraries.
 
+/// Prints a line to stdout. A closed stdout (`hostwatch hosts list | head -1`) ends the
+/// output quietly instead of panicking as `println!` does.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod hub_cmd;
 mod table;
 
 use anyhow::Context;
@@ -70,7 +80,36 @@ enum Command {
     CheckConfig {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Which configuration: the agent's or the hub's.
+        #[arg(long, value_enum, default_value_t = Role::Agent)]
+        role: Role,
     },
+    /// Run the hub: receive reports, keep history, serve the API.
+    Hub {
+        /// Config file (default: search $HOSTWATCH_CONFIG, ./hostwatch.toml, ~/.config/hostwatch/hub.toml, /etc/hostwatch/hub.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Enrol and manage the hosts that report to a hub (works on the hub's data directory).
+    Hosts {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: hub_cmd::HostsCommand,
+    },
+    /// API tokens for people and scripts.
+    Tokens {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: hub_cmd::TokensCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Role {
+    Agent,
+    Hub,
 }
 
 fn main() -> ExitCode {
@@ -104,16 +143,29 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let report = agent.collect(&Tier::ALL);
             match format {
                 SnapshotFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    out!("{}", serde_json::to_string_pretty(&report)?);
                 }
-                SnapshotFormat::Table => print!("{}", table::render(&report)),
+                SnapshotFormat::Table => out!("{}", table::render(&report).trim_end()),
             }
             Ok(())
         }
-        Command::CheckConfig { config } => {
-            let (_, origin) = AgentConfig::load(&Sources::from_process(config))?;
-            println!("agent configuration OK ({origin})");
+        Command::CheckConfig { config, role } => {
+            let sources = Sources::from_process(config);
+            let (name, origin) = match role {
+                Role::Agent => ("agent", AgentConfig::load(&sources)?.1),
+                Role::Hub => ("hub", hostwatch_hub::config::HubConfig::load(&sources)?.1),
+            };
+            out!("{name} configuration OK ({origin})");
             Ok(())
+        }
+        Command::Hub { config } => {
+            hub_cmd::run_hub(hub_cmd::load_config(config)?, shutdown_signal())
+        }
+        Command::Hosts { config, command } => {
+            hub_cmd::hosts(hub_cmd::load_config(config)?, command)
+        }
+        Command::Tokens { config, command } => {
+            hub_cmd::tokens(hub_cmd::load_config(config)?, command)
         }
     }
 }
@@ -129,7 +181,9 @@ fn load_agent_config(path: Option<PathBuf>) -> anyhow::Result<AgentConfig> {
 fn init_logging(format: LogFormat, level: &str) {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Migrations announce themselves at info on every start; keep that out of normal logs.
+    let filter = EnvFilter::try_new(format!("{level},refinery_core=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Json => registry
