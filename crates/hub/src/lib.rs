@@ -8,6 +8,7 @@ pub mod heartbeat;
 pub mod hub;
 pub mod rate;
 pub mod serve;
+pub mod series;
 pub mod store;
 pub mod token;
 
