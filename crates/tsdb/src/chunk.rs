@@ -165,6 +165,8 @@ pub enum DecodeError {
     },
     #[error("timestamps do not match the header or do not strictly increase at index {0}")]
     BadTimestamps(usize),
+    #[error("rollup bucket width {0} ms is not positive")]
+    BadWidth(i64),
     #[error("{0} trailing bytes after the last section")]
     TrailingBytes(usize),
 }
@@ -245,6 +247,9 @@ pub fn encode_buckets(
 pub fn decode_buckets(bytes: &[u8]) -> Result<(Vec<Bucket>, i64), DecodeError> {
     let (header, mut rest) = parse_header(bytes)?;
     expect_kind(&header, ChunkKind::Rollup)?;
+    if header.step_ms <= 0 {
+        return Err(DecodeError::BadWidth(header.step_ms));
+    }
     let n = header.count as usize;
     let starts = read_timestamps(&mut rest, &header)?;
     let counts = read_i64_column(&mut rest, n, "counts")?;
@@ -504,9 +509,15 @@ fn write_f64_column(
             .collect::<Option<Vec<i64>>>()
             .map(|ks| (d, ks)),
     };
-    match as_scaled {
-        Some((d, ks)) => write_section(out, ENC_SCALED | d, &ks),
-        None => write_section(out, ENC_F64, values),
+    match (as_scaled, precision) {
+        (Some((d, ks)), _) => write_section(out, ENC_SCALED | d, &ks),
+        (None, Precision::Exact) => write_section(out, ENC_F64, values),
+        // Some value cannot be scaled (too large, not finite): store f64, but still rounded,
+        // so that decoding always gives `precision.quantise(value)`.
+        (None, precision) => {
+            let rounded: Vec<f64> = values.iter().map(|&v| precision.quantise(v)).collect();
+            write_section(out, ENC_F64, &rounded)
+        }
     }
 }
 
@@ -637,10 +648,13 @@ mod tests {
     }
 
     #[test]
-    fn values_too_large_to_scale_fall_back_to_exact() {
-        let values = [1e300, 5.5];
-        let bytes = encode_points(&[1, 2], &values, Precision::Decimals(2)).unwrap();
-        assert_eq!(decode_points(&bytes).unwrap().values, values);
+    fn values_too_large_to_scale_fall_back_to_f64_still_rounded() {
+        let values = [1e300, 5.555, f64::INFINITY];
+        let bytes = encode_points(&[1, 2, 3], &values, Precision::Decimals(2)).unwrap();
+        assert_eq!(
+            decode_points(&bytes).unwrap().values,
+            [1e300, 5.56, f64::INFINITY]
+        );
     }
 
     #[test]
@@ -866,14 +880,17 @@ mod tests {
             d in 0u8..=MAX_DECIMALS,
             (timestamps, values) in increasing_timestamps().prop_flat_map(|ts| {
                 let n = ts.len();
-                (Just(ts), prop::collection::vec(-1e6f64..1e6, n))
+                // Mostly gauges; now and then a value that cannot be scaled (huge, NaN, inf).
+                let value = prop_oneof![20 => -1e6f64..1e6, 1 => any::<f64>()];
+                (Just(ts), prop::collection::vec(value, n))
             })
         ) {
             let precision = Precision::Decimals(d);
             let bytes = encode_points(&timestamps, &values, precision).unwrap();
             let decoded = decode_points(&bytes).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             let expected: Vec<f64> = values.iter().map(|&v| precision.quantise(v)).collect();
-            prop_assert_eq!(decoded.values.clone(), expected);
+            prop_assert_eq!(bits(&decoded.values), bits(&expected));
             // Encoding decoded values again changes nothing.
             let again = encode_points(&timestamps, &decoded.values, precision).unwrap();
             prop_assert_eq!(again, bytes);

@@ -49,12 +49,13 @@ impl Bucket {
 
     /// The mean. Clamped to `[min, max]`: summing `n` equal values in `f64` (or a sum rounded to
     /// the series' precision) can land a hair outside, and a chart must never show avg > max.
+    /// (A bucket from corrupt storage with min > max or NaNs is passed through, not a panic.)
     pub fn avg(&self) -> f64 {
         let mean = self.sum / self.count as f64;
-        if mean.is_nan() {
-            mean
-        } else {
+        if self.min <= self.max && !mean.is_nan() {
             mean.clamp(self.min, self.max)
+        } else {
+            mean
         }
     }
 
@@ -96,8 +97,11 @@ pub fn add_bucket(buckets: &mut Vec<Bucket>, bucket: Bucket) {
     }
 }
 
-/// Rolls raw samples up into buckets of `width_ms` (which must be positive). Samples may come
-/// in any order; time order is fastest.
+/// Rolls raw samples up into buckets of `width_ms`. Samples may come in any order; time order
+/// is fastest.
+///
+/// # Panics
+/// If `width_ms` is not positive (a programming error: widths are constants).
 pub fn rollup(timestamps: &[i64], values: &[f64], width_ms: i64) -> Vec<Bucket> {
     assert!(width_ms > 0, "bucket width must be positive");
     let mut buckets = Vec::new();
@@ -114,6 +118,9 @@ pub fn rollup(timestamps: &[i64], values: &[f64], width_ms: i64) -> Vec<Bucket> 
 
 /// Rolls buckets up into coarser buckets of `width_ms`. For the laws above to hold the new width
 /// must be a multiple of the old one (1 h from 1 min).
+///
+/// # Panics
+/// If `width_ms` is not positive.
 pub fn rollup_buckets(buckets: &[Bucket], width_ms: i64) -> Vec<Bucket> {
     assert!(width_ms > 0, "bucket width must be positive");
     let mut out = Vec::new();
@@ -185,6 +192,16 @@ mod tests {
         let b = rollup(&[1, 2, 3, 4, 5, 6, 7], &values, MINUTE_MS)[0];
         assert!(b.min <= b.avg() && b.avg() <= b.max);
         assert_eq!(b.avg(), 0.1);
+    }
+
+    #[test]
+    fn avg_of_a_nonsense_bucket_does_not_panic() {
+        let mut b = Bucket::of_sample(0, 0, 1.0);
+        (b.min, b.max, b.count) = (5.0, 1.0, 0);
+        assert!(b.avg().is_infinite());
+        b.min = f64::NAN;
+        b.count = 1;
+        assert_eq!(b.avg(), 1.0);
     }
 
     #[test]
