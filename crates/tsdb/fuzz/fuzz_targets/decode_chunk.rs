@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     };
     match header.kind {
         ChunkKind::Points => {
-            let Ok(points) = decode_points(data) else { return };
+            let Ok(points) = decode_points(data) else {
+                return;
+            };
             assert_eq!(points.timestamps.len(), header.count as usize);
             assert_eq!(points.values.len(), header.count as usize);
             assert!(points.timestamps.windows(2).all(|w| w[0] < w[1]));
@@ -42,12 +44,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         ChunkKind::Rollup => {
-            let Ok((buckets, width)) = decode_buckets(data) else { return };
+            let Ok((buckets, width)) = decode_buckets(data) else {
+                return;
+            };
             assert_eq!(buckets.len(), header.count as usize);
             assert!(buckets.windows(2).all(|w| w[0].start_ms < w[1].start_ms));
             assert!(width > 0);
-            let again =
-                encode_buckets(&buckets, width, Precision::Exact).expect("decoded buckets re-encode");
+            let again = encode_buckets(&buckets, width, Precision::Exact)
+                .expect("decoded buckets re-encode");
             let (round, _) = decode_buckets(&again).expect("re-encoded buckets decode");
             assert_eq!(round.len(), buckets.len());
 
