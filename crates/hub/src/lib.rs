@@ -7,8 +7,8 @@ pub mod enrol;
 pub mod heartbeat;
 pub mod hub;
 pub mod rate;
-pub mod serve;
 pub mod series;
+pub mod serve;
 pub mod store;
 pub mod token;
 

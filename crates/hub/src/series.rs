@@ -26,7 +26,11 @@ impl fmt::Display for SeriesKey {
                 if i > 0 {
                     f.write_str(",")?;
                 }
-                write!(f, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))?;
+                write!(
+                    f,
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\").replace('"', "\\\"")
+                )?;
             }
             f.write_str("}")?;
         }
@@ -146,8 +150,16 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
             out.push(labelled("net.tx_bps", l(), r.tx_bytes_per_sec));
             out.push(labelled("net.rx_pps", l(), r.rx_packets_per_sec));
             out.push(labelled("net.tx_pps", l(), r.tx_packets_per_sec));
-            out.push(labelled("net.errors_ps", l(), r.rx_errors_per_sec + r.tx_errors_per_sec));
-            out.push(labelled("net.drops_ps", l(), r.rx_drops_per_sec + r.tx_drops_per_sec));
+            out.push(labelled(
+                "net.errors_ps",
+                l(),
+                r.rx_errors_per_sec + r.tx_errors_per_sec,
+            ));
+            out.push(labelled(
+                "net.drops_ps",
+                l(),
+                r.rx_drops_per_sec + r.tx_drops_per_sec,
+            ));
         }
     }
     if let Some(Section::Ok(t)) = &s.thermal {
@@ -155,7 +167,10 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
             out.push(plain("temp.cpu_celsius", v));
         }
         for sensor in &t.sensors {
-            let label = sensor.label.clone().unwrap_or_else(|| sensor.sensor.clone());
+            let label = sensor
+                .label
+                .clone()
+                .unwrap_or_else(|| sensor.sensor.clone());
             out.push(labelled(
                 "temp.sensor_celsius",
                 vec![("chip", sensor.chip.clone()), ("sensor", label)],
@@ -174,7 +189,10 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     }
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
-        out.push(plain("agent.spool_dropped_total", spool.dropped_total as f64));
+        out.push(plain(
+            "agent.spool_dropped_total",
+            spool.dropped_total as f64,
+        ));
     }
 }
 
@@ -194,7 +212,9 @@ pub fn parse_selector(s: &str) -> Option<(String, Vec<(String, String)>)> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
 }
 
 #[cfg(test)]
@@ -202,12 +222,18 @@ mod tests {
     use super::*;
 
     fn golden() -> Report {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/tests/fixtures/report-v1-full.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../proto/tests/fixtures/report-v1-full.json"
+        );
         Report::from_json(&std::fs::read(path).unwrap()).unwrap()
     }
 
     fn value(points: &[Point], key: &str) -> Option<f64> {
-        points.iter().find(|p| p.key.to_string() == key).map(|p| p.value)
+        points
+            .iter()
+            .find(|p| p.key.to_string() == key)
+            .map(|p| p.value)
     }
 
     #[test]
@@ -218,13 +244,25 @@ mod tests {
         assert_eq!(value(&out, "swap.cached_bytes"), Some(33_554_432.0));
         assert_eq!(value(&out, "fs.used_pct{mount=\"/\"}"), Some(63.2));
         assert_eq!(value(&out, "net.rx_bps{iface=\"eno1\"}"), Some(125_000.5));
-        assert_eq!(value(&out, "disk.await_seconds{device=\"nvme0n1\"}"), Some(0.00042));
+        assert_eq!(
+            value(&out, "disk.await_seconds{device=\"nvme0n1\"}"),
+            Some(0.00042)
+        );
         assert_eq!(value(&out, "psi.io_full_pct"), Some(1.2));
-        assert_eq!(value(&out, "temp.sensor_celsius{chip=\"nvme_nvme0\",sensor=\"Composite\"}"), Some(41.85));
+        assert_eq!(
+            value(
+                &out,
+                "temp.sensor_celsius{chip=\"nvme_nvme0\",sensor=\"Composite\"}"
+            ),
+            Some(41.85)
+        );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));
-        assert!(!out.iter().any(|p| p.key.to_string().contains("/mnt/backup")));
+        assert!(
+            !out.iter()
+                .any(|p| p.key.to_string().contains("/mnt/backup"))
+        );
         // Every key is unique within one report.
         let mut keys: Vec<String> = out.iter().map(|p| p.key.to_string()).collect();
         let n = keys.len();
@@ -235,12 +273,21 @@ mod tests {
 
     #[test]
     fn selectors_parse_and_reject_garbage() {
-        assert_eq!(parse_selector("cpu.steal_pct"), Some(("cpu.steal_pct".into(), vec![])));
+        assert_eq!(
+            parse_selector("cpu.steal_pct"),
+            Some(("cpu.steal_pct".into(), vec![]))
+        );
         assert_eq!(
             parse_selector("fs.used_pct{mount=\"/var\"}"),
             Some(("fs.used_pct".into(), vec![("mount".into(), "/var".into())]))
         );
-        for bad in ["", "cpu steal", "fs.used_pct{mount=/var}", "fs.used_pct{mount=\"/\"", "a;b"] {
+        for bad in [
+            "",
+            "cpu steal",
+            "fs.used_pct{mount=/var}",
+            "fs.used_pct{mount=\"/\"",
+            "a;b",
+        ] {
             assert_eq!(parse_selector(bad), None, "{bad}");
         }
     }

@@ -78,11 +78,12 @@ fn detect_container(paths: &HostPaths) -> Option<String> {
     if paths.root(".dockerenv").exists() {
         return Some("docker".into());
     }
-    if let Some(release) = read_trimmed(&paths.proc("sys/kernel/osrelease")) {
-        if release.contains("Microsoft") || release.contains("microsoft") || release.contains("WSL")
-        {
-            return Some("wsl".into());
-        }
+    if let Some(release) = read_trimmed(&paths.proc("sys/kernel/osrelease"))
+        && (release.contains("Microsoft")
+            || release.contains("microsoft")
+            || release.contains("WSL"))
+    {
+        return Some("wsl".into());
     }
     if let Some(listing) = read_trimmed(&paths.proc("self/cgroup")) {
         // v1 lines name the runtime's cgroup (`/docker/<id>`, `/lxc/101`); v2 without a
@@ -149,10 +150,10 @@ fn detect_vm(paths: &HostPaths) -> Option<&'static str> {
         "bios_vendor",
         "product_version",
     ] {
-        if let Some(value) = dmi(file) {
-            if let Some((_, name)) = DMI_VENDORS.iter().find(|(v, _)| value.starts_with(v)) {
-                return Some(name);
-            }
+        if let Some(value) = dmi(file)
+            && let Some((_, name)) = DMI_VENDORS.iter().find(|(v, _)| value.starts_with(v))
+        {
+            return Some(name);
         }
     }
     // Hyper-V guests: systemd asks cpuid; the DMI pair is unambiguous too (a Surface laptop
