@@ -705,9 +705,9 @@ pub async fn selftest(config: &AgentConfig) -> Result<(Report, Option<Envelope>)
     let envelope = client
         .send(Endpoint::Reports, &report.to_json())
         .await
-        .map_err(|source| SelftestError::Send {
+        .map_err(|error| SelftestError::Send {
             hub: client.base_url().to_string(),
-            source,
+            error,
         })?;
     Ok((report, envelope))
 }
@@ -719,8 +719,8 @@ pub enum SelftestError {
     Config(#[from] HubError),
     #[error("collecting the report failed: {0}")]
     Collect(String),
-    #[error("sending to {hub} failed: {source}")]
-    Send { hub: String, source: SendError },
+    #[error("sending to {hub} failed: {error}")]
+    Send { hub: String, error: SendError },
 }
 
 #[cfg(test)]
