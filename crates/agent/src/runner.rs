@@ -204,6 +204,9 @@ pub enum Stream {
     Stderr,
 }
 
+/// Sees each chunk of a command's output as it is read ([`Runner::run_tapped`]).
+pub type Observer<'a> = &'a (dyn Fn(Stream, &[u8]) + Sync);
+
 /// What a command wrote to one of its outputs, up to the output limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captured {
@@ -320,7 +323,7 @@ impl Runner {
     pub async fn run_tapped(
         &self,
         command: &Command,
-        observe: &(dyn Fn(Stream, &[u8]) + Sync),
+        observe: Observer<'_>,
     ) -> Result<Output, RunError> {
         self.run_observed(command, Some(observe)).await
     }
@@ -328,7 +331,7 @@ impl Runner {
     async fn run_observed(
         &self,
         command: &Command,
-        observe: Option<&(dyn Fn(Stream, &[u8]) + Sync)>,
+        observe: Option<Observer<'_>>,
     ) -> Result<Output, RunError> {
         let started_at = Timestamp::now();
         let result = execute(command, observe).await;
@@ -405,10 +408,7 @@ impl Drop for GroupKiller {
     }
 }
 
-async fn execute(
-    command: &Command,
-    observe: Option<&(dyn Fn(Stream, &[u8]) + Sync)>,
-) -> Result<Output, RunError> {
+async fn execute(command: &Command, observe: Option<Observer<'_>>) -> Result<Output, RunError> {
     let started = Instant::now();
     let mut process = tokio::process::Command::new(&command.program);
     process
@@ -537,7 +537,7 @@ async fn pump<R: AsyncRead + Unpin>(
     pipe: Option<R>,
     into: &mut Captured,
     limit: usize,
-    observe: Option<(&(dyn Fn(Stream, &[u8]) + Sync), Stream)>,
+    observe: Option<(Observer<'_>, Stream)>,
 ) {
     let Some(mut pipe) = pipe else {
         return;

@@ -244,7 +244,6 @@ async fn ingest(
                 .into_response();
         }
     };
-    drop(record);
 
     let status = if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         401

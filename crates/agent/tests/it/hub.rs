@@ -120,34 +120,35 @@ async fn hub_down_then_back_delivers_every_seq_once_backlog_in_order() {
     let mut seqs = hub.stored_seqs();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=35).collect::<Vec<_>>());
-    let state = hub.lock();
-    let sent_ok: usize = state
-        .requests
-        .iter()
-        .filter(|r| r.status == 200)
-        .map(|r| r.documents.len())
-        .sum();
-    assert_eq!(sent_ok, 35, "no report was sent twice");
-    // The backlog went in batches, oldest first.
-    let backlog: Vec<u64> = state
-        .requests
-        .iter()
-        .filter(|r| r.batch && r.status == 200)
-        .flat_map(|r| r.documents.iter().map(|d| d["seq"].as_u64().unwrap()))
-        .collect();
-    assert!(
-        state
+    {
+        let state = hub.lock();
+        let sent_ok: usize = state
             .requests
             .iter()
-            .any(|r| r.batch && r.documents.len() > 1),
-        "backfill sends arrays"
-    );
-    assert!(backlog.len() >= 20, "{backlog:?}");
-    assert!(
-        backlog.windows(2).all(|w| w[0] < w[1]),
-        "backlog in seq order: {backlog:?}"
-    );
-    drop(state);
+            .filter(|r| r.status == 200)
+            .map(|r| r.documents.len())
+            .sum();
+        assert_eq!(sent_ok, 35, "no report was sent twice");
+        // The backlog went in batches, oldest first.
+        let backlog: Vec<u64> = state
+            .requests
+            .iter()
+            .filter(|r| r.batch && r.status == 200)
+            .flat_map(|r| r.documents.iter().map(|d| d["seq"].as_u64().unwrap()))
+            .collect();
+        assert!(
+            state
+                .requests
+                .iter()
+                .any(|r| r.batch && r.documents.len() > 1),
+            "backfill sends arrays"
+        );
+        assert!(backlog.len() >= 20, "{backlog:?}");
+        assert!(
+            backlog.windows(2).all(|w| w[0] < w[1]),
+            "backlog in seq order: {backlog:?}"
+        );
+    }
     // The last batch's files go once its 200 is back.
     wait_until(Duration::from_secs(5), "an empty spool", || {
         spool.stats().queued == 0
@@ -199,10 +200,11 @@ async fn unauthorized_and_server_errors_keep_spooling_and_retry() {
     .await;
     assert_eq!(statuses(&hub), vec![401, 401, 500, 502, 503, 200]);
     // The first try was the live report, the retries came from the spool.
-    let state = hub.lock();
-    assert!(!state.requests[0].batch);
-    assert!(state.requests[1..].iter().all(|r| r.batch));
-    drop(state);
+    {
+        let state = hub.lock();
+        assert!(!state.requests[0].batch);
+        assert!(state.requests[1..].iter().all(|r| r.batch));
+    }
     wait_until(Duration::from_secs(5), "an empty spool", || {
         spool.stats().queued == 0
     })
@@ -227,15 +229,16 @@ async fn rate_limited_waits_for_retry_after() {
         s.stored.len() == 1
     })
     .await;
-    let state = hub.lock();
-    assert_eq!(
-        state.requests.iter().map(|r| r.status).collect::<Vec<_>>(),
-        vec![429, 200]
-    );
-    let waited = state.requests[1].at - state.requests[0].at;
-    // The backoff alone would have retried after at most 20 ms.
-    assert!(waited >= Duration::from_millis(900), "{waited:?}");
-    drop(state);
+    {
+        let state = hub.lock();
+        assert_eq!(
+            state.requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+            vec![429, 200]
+        );
+        let waited = state.requests[1].at - state.requests[0].at;
+        // The backoff alone would have retried after at most 20 ms.
+        assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    }
     sink.shutdown().await;
 }
 
@@ -265,27 +268,28 @@ async fn too_large_batches_split_and_a_too_large_report_is_dropped() {
     })
     .await;
     assert_eq!(hub.stored_seqs(), (1..=8).collect::<Vec<_>>());
-    let state = hub.lock();
-    let sizes: Vec<(u16, usize)> = state
-        .requests
-        .iter()
-        .map(|r| (r.status, r.documents.len()))
-        .collect();
-    // 8 → 4+4 → 2+2+2+2, then the huge one alone, refused and dropped.
-    assert_eq!(
-        sizes,
-        vec![
-            (413, 8),
-            (413, 4),
-            (200, 2),
-            (200, 2),
-            (413, 4),
-            (200, 2),
-            (200, 2),
-            (413, 1)
-        ]
-    );
-    drop(state);
+    {
+        let state = hub.lock();
+        let sizes: Vec<(u16, usize)> = state
+            .requests
+            .iter()
+            .map(|r| (r.status, r.documents.len()))
+            .collect();
+        // 8 → 4+4 → 2+2+2+2, then the huge one alone, refused and dropped.
+        assert_eq!(
+            sizes,
+            vec![
+                (413, 8),
+                (413, 4),
+                (200, 2),
+                (200, 2),
+                (413, 4),
+                (200, 2),
+                (200, 2),
+                (413, 1)
+            ]
+        );
+    }
     sink.shutdown().await;
 }
 
@@ -394,14 +398,15 @@ async fn job_runs_spooled_by_hostwatch_run_are_delivered_by_the_daemon() {
         spool.oldest(Kind::JobRun, 10, u64::MAX).unwrap().is_empty()
     })
     .await;
-    let state = hub.lock();
-    assert_eq!(state.requests[0].path, "/api/v1/job-runs");
-    assert_eq!(
-        state.stored[0]["run_id"],
-        Value::from(result.run.run_id.clone())
-    );
-    assert_eq!(state.stored[0]["outcome"], serde_json::json!({"exited": 0}));
-    drop(state);
+    {
+        let state = hub.lock();
+        assert_eq!(state.requests[0].path, "/api/v1/job-runs");
+        assert_eq!(
+            state.stored[0]["run_id"],
+            Value::from(result.run.run_id.clone())
+        );
+        assert_eq!(state.stored[0]["outcome"], serde_json::json!({"exited": 0}));
+    }
     sink.shutdown().await;
 
     // With the hub up, `hostwatch run` delivers directly.
@@ -502,29 +507,30 @@ async fn a_restarted_agent_resumes_its_spool_and_never_reuses_a_seq() {
         .await;
     })
     .await;
-    let state = hub.lock();
-    let mut old = Vec::new();
-    let mut new = Vec::new();
-    for doc in &state.stored {
-        assert_eq!(
-            doc["agent"]["instance_id"].as_str().unwrap(),
-            instance_id.trim()
-        );
-        let seq = doc["seq"].as_u64().unwrap();
-        if seq <= 1000 {
-            old.push(seq)
-        } else {
-            new.push(seq)
+    {
+        let state = hub.lock();
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for doc in &state.stored {
+            assert_eq!(
+                doc["agent"]["instance_id"].as_str().unwrap(),
+                instance_id.trim()
+            );
+            let seq = doc["seq"].as_u64().unwrap();
+            if seq <= 1000 {
+                old.push(seq)
+            } else {
+                new.push(seq)
+            }
+            // The hub sink's reports carry the spool's numbers.
+            assert!(doc["spool"]["queued"].is_u64(), "{doc}");
         }
-        // The hub sink's reports carry the spool's numbers.
-        assert!(doc["spool"]["queued"].is_u64(), "{doc}");
+        old.sort_unstable();
+        assert_eq!(old, spooled, "every spooled report delivered once");
+        assert!(new.len() >= 2);
+        assert!(new.windows(2).all(|w| w[0] < w[1]));
+        assert!(new[0] > 1000, "{new:?}");
     }
-    old.sort_unstable();
-    assert_eq!(old, spooled, "every spooled report delivered once");
-    assert!(new.len() >= 2);
-    assert!(new.windows(2).all(|w| w[0] < w[1]));
-    assert!(new[0] > 1000, "{new:?}");
-    drop(state);
     // The agent stopped: whatever it had in flight is either delivered or back in the spool,
     // and the spooled backlog is gone.
     let left = spooled_seqs(tmp.path());
@@ -709,8 +715,10 @@ async fn the_token_is_in_no_log_line_and_no_error() {
     note(&error, error.to_string());
 
     // The selftest and the job runner, each failing.
-    let mut config = AgentConfig::default();
-    config.hub = secret_config(&hub.url());
+    let mut config = AgentConfig {
+        hub: secret_config(&hub.url()),
+        ..AgentConfig::default()
+    };
     config.processes.enabled = false;
     config.agent.state_dir = Some(tmp.path().join("state"));
     note(&config, format!("{config:?}"));
