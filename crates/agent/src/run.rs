@@ -79,12 +79,11 @@ pub async fn run(
 
     let dump = Dump::from_config(&config.debug);
     let mut agent = Agent::new(&config);
-    let (hub, mut state) = match config.hub.is_enabled() {
-        true => {
-            let (hub, state) = start_hub(&config, &options, &mut agent)?;
-            (Some(hub), Some(state))
-        }
-        false => (None, None),
+    let (hub, mut state) = if config.hub.is_enabled() {
+        let (hub, state) = start_hub(&config, &options, &mut agent)?;
+        (Some(hub), Some(state))
+    } else {
+        (None, None)
     };
     tracing::info!(
         host_id = agent.host_id(),

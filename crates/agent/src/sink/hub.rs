@@ -402,6 +402,7 @@ impl HubSink {
             backlog: true,
             last_scan: None,
             down_since: None,
+            warned_at: None,
             interval: interval_tx,
             closing: closing.clone(),
         };
@@ -472,9 +473,14 @@ struct Sender {
     backlog: bool,
     last_scan: Option<Instant>,
     down_since: Option<Instant>,
+    /// When the outage was last logged at warn level.
+    warned_at: Option<Instant>,
     interval: watch::Sender<Option<Duration>>,
     closing: Arc<AtomicBool>,
 }
+
+/// During a long outage, remind the log this often (the first failure is always logged).
+const OUTAGE_REMINDER: Duration = Duration::from_secs(600);
 
 impl Sender {
     async fn run(mut self, mut rx: mpsc::Receiver<Report>) {
@@ -581,12 +587,19 @@ impl Sender {
             }
             _ => self.backoff.next_delay(),
         };
-        self.retry_at = Some(Instant::now() + delay);
-        if self.down_since.is_none() {
-            self.down_since = Some(Instant::now());
+        let now = Instant::now();
+        self.retry_at = Some(now + delay);
+        let remind = self
+            .warned_at
+            .is_some_and(|t| now.duration_since(t) >= OUTAGE_REMINDER);
+        if self.down_since.is_none() || remind {
+            self.down_since.get_or_insert(now);
+            self.warned_at = Some(now);
             tracing::warn!(
                 hub = self.client.base_url(),
                 %error,
+                down_seconds = now.duration_since(self.down_since.unwrap_or(now)).as_secs(),
+                queued = self.spool.stats().queued,
                 retry_in_ms = delay.as_millis() as u64,
                 "cannot deliver to the hub; spooling until it answers"
             );

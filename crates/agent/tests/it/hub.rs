@@ -780,3 +780,45 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_full_spool_drops_the_oldest_and_the_count_rides_in_the_stats() {
+    init();
+    let mut hub = FakeHub::start().await;
+    hub.stop().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let limits = hostwatch_agent::config::SpoolConfig {
+        max_bytes: 1024 * 1024,
+        max_age_seconds: 3600,
+    };
+    let spool = Arc::new(Spool::open(tmp.path(), &limits).unwrap());
+    let sink = HubSink::start(client(&hub), spool.clone(), fast_delivery());
+    // About 150 KiB each: seven fit in 1 MiB.
+    for seq in 1..=10 {
+        let mut r = report(seq);
+        r.tiers = vec![Tier::Medium; 16_000];
+        sink.offer(r);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_until(Duration::from_secs(10), "every report handled", || {
+        let s = spool.stats();
+        s.queued + s.dropped_total == 10
+    })
+    .await;
+    let stats = sink.spool_stats();
+    assert_eq!((stats.queued, stats.dropped_total), (7, 3));
+
+    // The hub comes back: the seven newest arrive, oldest first; the dropped three never do.
+    hub.restart().await;
+    hub.wait_for(Duration::from_secs(10), "the backlog", |s| {
+        s.stored.len() == 7
+    })
+    .await;
+    assert_eq!(hub.stored_seqs(), (4..=10).collect::<Vec<_>>());
+    wait_until(Duration::from_secs(5), "an empty spool", || {
+        spool.stats().queued == 0
+    })
+    .await;
+    assert_eq!(sink.spool_stats().dropped_total, 3, "dropped since start");
+    sink.shutdown().await;
+}
