@@ -32,12 +32,7 @@ impl Agent {
             sys: config.agent.sys_root.clone(),
             root: config.agent.root_dir.clone(),
         };
-        let host_id = config
-            .agent
-            .host_id
-            .clone()
-            .or_else(|| read_trimmed(&paths.proc("sys/kernel/hostname")))
-            .unwrap_or_else(|| "localhost".to_string());
+        let host_id = host_id_of(config);
         let boot_id = read_trimmed(&paths.proc("sys/kernel/random/boot_id"));
         Agent::with_collectors(host_id, boot_id, collect::build(config, &paths))
     }
@@ -143,6 +138,22 @@ impl Agent {
         }
         report
     }
+}
+
+/// The name this host reports under: `agent.host_id`, else the hostname (from the configured
+/// `/proc`), else `localhost`.
+pub fn host_id_of(config: &AgentConfig) -> String {
+    let proc = HostPaths {
+        proc: config.agent.proc_root.clone(),
+        sys: config.agent.sys_root.clone(),
+        root: config.agent.root_dir.clone(),
+    };
+    config
+        .agent
+        .host_id
+        .clone()
+        .or_else(|| read_trimmed(&proc.proc("sys/kernel/hostname")))
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// A random id for this agent instance: the kernel's UUID generator, else time and pid.

@@ -3,9 +3,9 @@
 //! Loading (search order, `HOSTWATCH_<SECTION>_<KEY>` overrides, errors that name the file and
 //! key) lives in [`crate::config_file`]; [`AgentConfig::load`] applies it to the agent.
 
-use hostwatch_proto::Tier;
-use serde::Deserialize;
-use std::net::SocketAddr;
+use hostwatch_proto::{Secret, Tier};
+use serde::{Deserialize, Deserializer};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Everything the agent can be told. Unknown keys are errors, so a typo never goes unnoticed.
@@ -24,6 +24,8 @@ pub struct AgentConfig {
     pub network: NetworkConfig,
     pub processes: ProcessesConfig,
     pub prometheus: PrometheusConfig,
+    pub hub: HubConfig,
+    pub spool: SpoolConfig,
     pub debug: DebugConfig,
 }
 
@@ -38,6 +40,10 @@ pub struct AgentSettings {
     pub sys_root: PathBuf,
     /// The host's `/`, for `/etc/os-release`.
     pub root_dir: PathBuf,
+    /// Where the agent keeps its identity, its `seq` high-water mark and the spool. Default:
+    /// `/var/lib/hostwatch` when the agent may write there, else `$XDG_STATE_HOME/hostwatch`
+    /// or `~/.local/state/hostwatch` (see [`crate::state::resolve_state_dir`]).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for AgentSettings {
@@ -47,6 +53,7 @@ impl Default for AgentSettings {
             proc_root: "/proc".into(),
             sys_root: "/sys".into(),
             root_dir: "/".into(),
+            state_dir: None,
         }
     }
 }
@@ -243,6 +250,74 @@ pub struct PrometheusConfig {
     pub listen: Option<SocketAddr>,
 }
 
+/// `[hub]`: delivery to the hub, off unless `url` is set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// The hub's base URL, e.g. `https://hub.example.net` (reports go to `<url>/api/v1/reports`).
+    /// Plain `http://` only to a loopback address.
+    pub url: Option<String>,
+    /// This host's bearer token. Never logged; prints as `[redacted]`.
+    #[serde(deserialize_with = "secret_from_scalar")]
+    pub token: Secret,
+    /// A PEM bundle of the CA(s) that signed the hub's certificate (a private CA). When set,
+    /// only these are trusted; when unset, the system's trust store is.
+    pub ca_file: Option<PathBuf>,
+    /// The longest one request may take, connecting included, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            url: None,
+            token: Secret::default(),
+            ca_file: None,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+/// A token from the config file or the environment. `HOSTWATCH_HUB_TOKEN=12345` arrives as a
+/// TOML integer (environment values are read as TOML when they parse), so any scalar is taken
+/// as its text — and a type error would echo the value, which a secret must never be.
+fn secret_from_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    match Scalar::deserialize(d) {
+        Ok(Scalar::Text(s)) => Ok(Secret::new(s)),
+        Ok(Scalar::Integer(i)) => Ok(Secret::new(i.to_string())),
+        Ok(Scalar::Float(f)) => Ok(Secret::new(f.to_string())),
+        Ok(Scalar::Bool(b)) => Ok(Secret::new(b.to_string())),
+        Err(_) => Err(serde::de::Error::custom("expected a string")),
+    }
+}
+
+/// `[spool]`: the on-disk queue of what could not be delivered to the hub yet.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Total size of the spool; past it the oldest documents are dropped (and counted).
+    pub max_bytes: u64,
+    /// Documents older than this are dropped (and counted), in seconds.
+    pub max_age_seconds: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            max_bytes: 100 * 1024 * 1024,
+            max_age_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
 /// `[debug]`: the opt-in diagnostic dump.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -284,6 +359,8 @@ impl AgentConfig {
         "network",
         "processes",
         "prometheus",
+        "hub",
+        "spool",
         "debug",
     ];
 
@@ -341,7 +418,120 @@ impl AgentConfig {
                 self.processes.top
             ));
         }
+        self.hub.validate()?;
+        if self.spool.max_bytes < 1024 * 1024 {
+            return Err(format!(
+                "key `spool.max_bytes`: at least 1048576 (1 MiB), got {}",
+                self.spool.max_bytes
+            ));
+        }
+        if self.spool.max_age_seconds < 60 {
+            return Err(format!(
+                "key `spool.max_age_seconds`: at least 60, got {}",
+                self.spool.max_age_seconds
+            ));
+        }
+        if let Some(dir) = &self.agent.state_dir
+            && !dir.is_absolute()
+        {
+            return Err(format!(
+                "key `agent.state_dir`: must be an absolute path, got `{}`",
+                dir.display()
+            ));
+        }
         Ok(())
+    }
+}
+
+impl HubConfig {
+    /// Whether reports go to a hub.
+    pub fn is_enabled(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// The checks that need no network: a usable URL, https unless the hub is on this machine,
+    /// a token, a readable CA file. Messages never echo the URL's credentials or the token.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=600).contains(&self.timeout_seconds) {
+            return Err(format!(
+                "key `hub.timeout_seconds`: must be between 1 and 600, got {}",
+                self.timeout_seconds
+            ));
+        }
+        let Some(raw) = &self.url else {
+            return Ok(());
+        };
+        let url = reqwest::Url::parse(raw).map_err(|e| {
+            format!("key `hub.url`: not a URL ({e}); expected e.g. https://hub.example.net")
+        })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "key `hub.url`: must not contain a user or password; put the host's token in `hub.token`"
+                    .to_string(),
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("key `hub.url`: must not have a query or fragment".to_string());
+        }
+        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+            return Err("key `hub.url`: has no host".to_string());
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&url) => {}
+            "http" => {
+                return Err(format!(
+                    "key `hub.url`: plain http is allowed only to this machine (127.0.0.0/8, ::1, \
+                     localhost), not to `{host}`: the token and reports would cross the network \
+                     unencrypted; use https://"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "key `hub.url`: scheme must be https (or http to a loopback address), got `{other}`"
+                ));
+            }
+        }
+        if self.token.is_empty() {
+            return Err(
+                "key `hub.token`: required when `hub.url` is set (the hub identifies this host by it)"
+                    .to_string(),
+            );
+        }
+        if self
+            .token
+            .expose()
+            .chars()
+            .any(|c| c.is_control() || c == ' ')
+        {
+            return Err(
+                "key `hub.token`: must not contain spaces or control characters".to_string(),
+            );
+        }
+        if let Some(ca_file) = &self.ca_file {
+            crate::sink::hub::read_ca_file(ca_file)
+                .map_err(|e| format!("key `hub.ca_file`: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Loopback only: `localhost`, 127.0.0.0/8, `::1` (and `::ffff:127.x`).
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    // IPv6 literals come bracketed: `[::1]`.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
     }
 }
 
@@ -518,5 +708,113 @@ mod tests {
             let e = AgentConfig::load(&s).unwrap_err();
             assert!(e.problem.contains("no_such_key"), "{section}: {e}");
         }
+    }
+
+    fn hub(url: &str) -> HubConfig {
+        HubConfig {
+            url: Some(url.to_string()),
+            token: Secret::new("tok-123"),
+            ..HubConfig::default()
+        }
+    }
+
+    #[test]
+    fn hub_http_only_to_loopback() {
+        for ok in [
+            "https://hub.example.net",
+            "https://hub.example.net:8443/hostwatch/",
+            "http://127.0.0.1:8080",
+            "http://127.9.8.7",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(hub(ok).validate(), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://hub.example.net",
+            "http://10.0.0.5:8080",
+            "http://192.168.1.10",
+            "http://[fe80::1]",
+            "http://localhost.example.net",
+            "http://128.0.0.1",
+        ] {
+            let e = hub(bad).validate().unwrap_err();
+            assert!(e.starts_with("key `hub.url`: plain http"), "{bad}: {e}");
+        }
+        let e = hub("ftp://hub.example.net").validate().unwrap_err();
+        assert!(e.contains("scheme must be https"), "{e}");
+        let e = hub("hub.example.net").validate().unwrap_err();
+        assert!(e.contains("not a URL"), "{e}");
+    }
+
+    #[test]
+    fn hub_needs_a_token_and_no_credentials_in_the_url() {
+        let mut h = hub("https://hub.example.net");
+        h.token = Secret::default();
+        assert!(h.validate().unwrap_err().contains("hub.token"));
+        let e = hub("https://me:hunter2@hub.example.net")
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("must not contain a user or password"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let mut h = hub("https://hub.example.net");
+        h.timeout_seconds = 0;
+        assert!(h.validate().unwrap_err().contains("hub.timeout_seconds"));
+        // Off by default: nothing to check.
+        assert_eq!(HubConfig::default().validate(), Ok(()));
+        assert!(!HubConfig::default().is_enabled());
+    }
+
+    #[test]
+    fn hub_ca_file_must_be_a_pem_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = hub("https://hub.example.net");
+        h.ca_file = Some(dir.path().join("missing.pem"));
+        let e = h.validate().unwrap_err();
+        assert!(e.starts_with("key `hub.ca_file`: cannot read"), "{e}");
+        assert!(e.contains("missing.pem"), "{e}");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        h.ca_file = Some(garbage);
+        let e = h.validate().unwrap_err();
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn hub_and_spool_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        write(
+            &dir.path().join("cwd/hostwatch.toml"),
+            "[hub]\nurl = \"https://hub.example.net\"\ntoken = \"from-file\"\n[spool]\nmax_bytes = 2097152\n",
+        );
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.hub.token.expose(), "from-file");
+        assert_eq!(c.hub.timeout_seconds, 10);
+        assert_eq!(c.spool.max_bytes, 2 * 1024 * 1024);
+        assert_eq!(c.spool.max_age_seconds, 7 * 24 * 3600);
+        // An all-digit token arrives from the environment as a TOML integer.
+        s.env = vec![
+            ("HOSTWATCH_HUB_TOKEN".into(), "12345".into()),
+            ("HOSTWATCH_AGENT_STATE_DIR".into(), "/srv/hw".into()),
+        ];
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.hub.token.expose(), "12345");
+        assert_eq!(c.agent.state_dir.as_deref(), Some(Path::new("/srv/hw")));
+        // The token is never printed, not even in the config's Debug.
+        s.env = vec![("HOSTWATCH_HUB_TOKEN".into(), "sekrit-token".into())];
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert!(!format!("{c:?}").contains("sekrit"));
+
+        s.env = vec![("HOSTWATCH_SPOOL_MAX_BYTES".into(), "1000".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("spool.max_bytes"), "{e}");
+        s.env = vec![("HOSTWATCH_AGENT_STATE_DIR".into(), "relative/dir".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("agent.state_dir"), "{e}");
+        s.env = vec![("HOSTWATCH_HUB_URL".into(), "http://203.0.113.7:8080".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("plain http is allowed only"), "{e}");
     }
 }

@@ -9,11 +9,14 @@ pub mod collect;
 pub mod config;
 pub mod dump;
 pub mod filter;
+pub mod job;
 pub mod paths;
 pub mod run;
 pub mod runner;
 pub mod schedule;
 pub mod sink;
+pub mod spool;
+pub mod state;
 
 pub use agent::Agent;
 /// The config conventions shared with the hub (search order, environment overrides, errors).

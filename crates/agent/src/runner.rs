@@ -197,6 +197,16 @@ impl fmt::Display for Exit {
     }
 }
 
+/// Which of a command's outputs a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Sees each chunk of a command's output as it is read ([`Runner::run_tapped`]).
+pub type Observer<'a> = &'a (dyn Fn(Stream, &[u8]) + Sync);
+
 /// What a command wrote to one of its outputs, up to the output limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captured {
@@ -304,8 +314,27 @@ impl Runner {
     /// Dropping the returned future kills the command's process group; such a cancelled run
     /// is not dumped. Needs a Tokio runtime with I/O and time enabled.
     pub async fn run(&self, command: &Command) -> Result<Output, RunError> {
+        self.run_observed(command, None).await
+    }
+
+    /// [`Runner::run`], also handing every chunk of output to `observe` as it is read, in the
+    /// order it arrives — for `hostwatch run`, which passes a job's output through and keeps
+    /// its tail. What `observe` gets does not depend on the output limit.
+    pub async fn run_tapped(
+        &self,
+        command: &Command,
+        observe: Observer<'_>,
+    ) -> Result<Output, RunError> {
+        self.run_observed(command, Some(observe)).await
+    }
+
+    async fn run_observed(
+        &self,
+        command: &Command,
+        observe: Option<Observer<'_>>,
+    ) -> Result<Output, RunError> {
         let started_at = Timestamp::now();
-        let result = execute(command).await;
+        let result = execute(command, observe).await;
         if let Some(entry) = self.dump.command_entry(command, started_at, &result) {
             // File I/O blocks; keep it off the async workers.
             let dump = self.dump.clone();
@@ -326,12 +355,12 @@ impl Runner {
     pub fn run_blocking(&self, command: &Command) -> Result<Output, RunError> {
         let started_at = Timestamp::now();
         let result = match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle.block_on(execute(command)),
+            Ok(handle) => handle.block_on(execute(command, None)),
             Err(_) => match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(execute(command)),
+                Ok(runtime) => runtime.block_on(execute(command, None)),
                 Err(source) => Err(RunError::Spawn {
                     program: command.program_name(),
                     source,
@@ -379,7 +408,7 @@ impl Drop for GroupKiller {
     }
 }
 
-async fn execute(command: &Command) -> Result<Output, RunError> {
+async fn execute(command: &Command, observe: Option<Observer<'_>>) -> Result<Output, RunError> {
     let started = Instant::now();
     let mut process = tokio::process::Command::new(&command.program);
     process
@@ -411,8 +440,18 @@ async fn execute(command: &Command) -> Result<Output, RunError> {
     {
         let pumps = async {
             tokio::join!(
-                pump(stdout_pipe, &mut stdout, limit),
-                pump(stderr_pipe, &mut stderr, limit)
+                pump(
+                    stdout_pipe,
+                    &mut stdout,
+                    limit,
+                    observe.map(|f| (f, Stream::Stdout))
+                ),
+                pump(
+                    stderr_pipe,
+                    &mut stderr,
+                    limit,
+                    observe.map(|f| (f, Stream::Stderr))
+                )
             )
         };
         tokio::pin!(pumps);
@@ -494,7 +533,12 @@ async fn execute(command: &Command) -> Result<Output, RunError> {
 
 /// Reads a pipe to its end, keeping up to `limit` bytes. Cancel-safe: what was read stays in
 /// `into` when the future is dropped.
-async fn pump<R: AsyncRead + Unpin>(pipe: Option<R>, into: &mut Captured, limit: usize) {
+async fn pump<R: AsyncRead + Unpin>(
+    pipe: Option<R>,
+    into: &mut Captured,
+    limit: usize,
+    observe: Option<(Observer<'_>, Stream)>,
+) {
     let Some(mut pipe) = pipe else {
         return;
     };
@@ -502,7 +546,12 @@ async fn pump<R: AsyncRead + Unpin>(pipe: Option<R>, into: &mut Captured, limit:
     loop {
         match pipe.read(&mut chunk).await {
             Ok(0) => return,
-            Ok(read) => into.keep(&chunk[..read], limit),
+            Ok(read) => {
+                if let Some((observe, stream)) = observe {
+                    observe(stream, &chunk[..read]);
+                }
+                into.keep(&chunk[..read], limit)
+            }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             // A broken pipe ends the output; what arrived is kept.
             Err(_) => return,

@@ -17,8 +17,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use hostwatch_agent::config::AgentConfig;
 use hostwatch_agent::config_file::Sources;
+use hostwatch_agent::job::{JobOptions, Recorded, run_job};
 use hostwatch_agent::run::{RunOptions, run};
-use hostwatch_proto::Tier;
+use hostwatch_proto::{JobOutcome, Tier};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,6 +54,12 @@ enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum SelftestTarget {
+    /// Collect once, send the report to the configured hub once, print both sides.
+    Hub,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum SnapshotFormat {
     Table,
     Json,
@@ -67,6 +75,28 @@ enum Command {
         /// Print every report as one JSON line on stdout.
         #[arg(long)]
         stdout: bool,
+        /// Check one part end to end and exit: 0 on success, non-zero with the reason.
+        #[arg(long, value_enum)]
+        selftest: Option<SelftestTarget>,
+    },
+    /// Run a scheduled command as its cron line would and record the run with the hub:
+    /// `hostwatch run --job backup --schedule "0 3 * * *" -- /usr/local/bin/backup.sh`.
+    /// Exits with the command's own status; its output passes through.
+    Run {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The job's name; the hub keeps its history per host and job.
+        #[arg(long)]
+        job: String,
+        /// The job's cron schedule, so the hub can tell when a run is overdue.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Kill the command (and its children) after this many seconds; exit status 124.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// The command and its arguments, after `--`. Run directly, not through a shell.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
     },
     /// Collect once (two reads a second apart, so rates are real) and print the report.
     Snapshot {
@@ -115,6 +145,19 @@ enum Role {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, &cli.log_level);
+    // The one TLS crypto provider of the process (the architecture's choice: ring, no
+    // OpenSSL, no aws-lc). Fails only if one is installed already, which is then fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Command::Run {
+        config,
+        job,
+        schedule,
+        timeout,
+        command,
+    } = cli.command
+    {
+        return job_command(config, job, schedule, timeout, command);
+    }
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -126,15 +169,24 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Agent { config, stdout } => {
+        Command::Agent {
+            config,
+            stdout,
+            selftest,
+        } => {
             let config = load_agent_config(config)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(run(config, RunOptions { stdout }, shutdown_signal()))?;
+            let runtime = runtime()?;
+            if let Some(SelftestTarget::Hub) = selftest {
+                return runtime.block_on(selftest_hub(&config));
+            }
+            let options = RunOptions {
+                stdout,
+                ..RunOptions::default()
+            };
+            runtime.block_on(run(config, options, shutdown_signal()))?;
             Ok(())
         }
+        Command::Run { .. } => unreachable!("handled in main: it has its own exit status"),
         Command::Snapshot { config, format } => {
             let config = load_agent_config(config)?;
             let mut agent = hostwatch_agent::Agent::new(&config);
@@ -166,6 +218,90 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `hostwatch agent --selftest hub`: what was sent, what came back.
+async fn selftest_hub(config: &AgentConfig) -> anyhow::Result<()> {
+    let (report, envelope) = hostwatch_agent::sink::hub::selftest(config).await?;
+    println!("sent to {}:", config.hub.url.as_deref().unwrap_or_default());
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    match envelope {
+        Some(envelope) => {
+            println!("the hub answered:");
+            println!("{}", serde_json::to_string_pretty(&envelope)?);
+        }
+        None => println!("the hub stored the report (its envelope was unreadable)"),
+    }
+    println!("hub selftest OK");
+    Ok(())
+}
+
+/// `hostwatch run`: exits with the command's status, whatever happened to the record.
+fn job_command(
+    config: Option<PathBuf>,
+    job: String,
+    schedule: Option<String>,
+    timeout: Option<u64>,
+    command: Vec<OsString>,
+) -> ExitCode {
+    let setup = || -> anyhow::Result<(AgentConfig, tokio::runtime::Runtime)> {
+        Ok((load_agent_config(config)?, runtime()?))
+    };
+    let options = JobOptions {
+        job,
+        schedule,
+        timeout: timeout.map(Duration::from_secs),
+        argv: command,
+        passthrough: true,
+    };
+    let (config, runtime) = match setup() {
+        Ok(ok) => ok,
+        Err(e) => {
+            // The job must still run: a broken config must not silently stop a cron job.
+            eprintln!("hostwatch: {e:#}; running the job without recording it");
+            let config = AgentConfig::default();
+            let runtime = match runtime() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("hostwatch: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            (config, runtime)
+        }
+    };
+    match runtime.block_on(run_job(&config, options)) {
+        Ok(result) => {
+            // What a shell would have said, so cron mail tells why.
+            match &result.run.outcome {
+                JobOutcome::FailedToStart(why) => eprintln!("hostwatch: {why}"),
+                JobOutcome::TimedOut => eprintln!(
+                    "hostwatch: job `{}` timed out after {}s; killed",
+                    result.run.job,
+                    timeout.unwrap_or_default()
+                ),
+                _ => {}
+            }
+            if let Recorded::Lost(why) = &result.recorded {
+                eprintln!(
+                    "hostwatch: the run of job `{}` was not recorded: {why}",
+                    result.run.job
+                );
+            }
+            ExitCode::from(result.exit_code)
+        }
+        Err(e) => {
+            eprintln!("hostwatch: {e}");
+            ExitCode::from(2)
         }
     }
 }

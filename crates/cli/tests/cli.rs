@@ -206,3 +206,359 @@ fn dump_dir_records_every_report_as_it_leaves() {
         "the agent core starts no external command"
     );
 }
+
+/// A hub for the binary's tests: plain HTTP/1.1 on a loopback port, one request per
+/// connection, answering the statuses queued (then 200 with an envelope), recording each request.
+struct TinyHub {
+    addr: std::net::SocketAddr,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<HubRequest>>>,
+}
+
+#[derive(Debug, Clone)]
+struct HubRequest {
+    path: String,
+    headers: Vec<(String, String)>,
+    /// The body, decoded from zstd when it came compressed.
+    body: Vec<u8>,
+}
+
+impl HubRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+const HUB_TOKEN: &str = "cli-test-token-3b8d1e";
+
+impl TinyHub {
+    fn start(statuses: &[u16]) -> TinyHub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let mut statuses: std::collections::VecDeque<u16> = statuses.iter().copied().collect();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(request) = read_request(&mut stream) else {
+                    continue;
+                };
+                recorded.lock().unwrap().push(request);
+                let status = statuses.pop_front().unwrap_or(200);
+                let body = if status == 200 {
+                    r#"{"interval_seconds":1,"accepted":1,"duplicates":0}"#
+                } else {
+                    r#"{"error":"scripted"}"#
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        TinyHub { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<HubRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<HubRequest> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    let zstd = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "zstd");
+    if zstd {
+        body = zstd::decode_all(&body[..]).ok()?;
+    }
+    Some(HubRequest {
+        path,
+        headers,
+        body,
+    })
+}
+
+fn with_hub(command: &mut Command, url: &str) {
+    command
+        .env("HOSTWATCH_HUB_URL", url)
+        .env("HOSTWATCH_HUB_TOKEN", HUB_TOKEN)
+        .env("HOSTWATCH_PROCESSES_ENABLED", "false");
+}
+
+#[test]
+fn selftest_hub_sends_once_and_prints_both_sides() {
+    let hub = TinyHub::start(&[]);
+    let mut command = hostwatch();
+    with_hub(&mut command, &hub.url());
+    let out = command
+        .args(["agent", "--selftest", "hub"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"seq\": 1"), "{stdout}");
+    assert!(stdout.contains("the hub answered:"), "{stdout}");
+    assert!(stdout.contains("\"interval_seconds\": 1"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("hub selftest OK"), "{stdout}");
+    let requests = hub.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/api/v1/reports");
+    assert_eq!(requests[0].header("content-encoding"), Some("zstd"));
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {HUB_TOKEN}").as_str())
+    );
+    let sent = Report::from_json(&requests[0].body).unwrap();
+    assert_eq!(sent.seq, 1);
+    assert!(sent.sections.cpu.is_some());
+}
+
+#[test]
+fn selftest_hub_fails_with_the_reason() {
+    let hub = TinyHub::start(&[401]);
+    let mut command = hostwatch();
+    with_hub(&mut command, &hub.url());
+    let out = command
+        .args(["agent", "--selftest", "hub"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused this host's token (401)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(HUB_TOKEN), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(HUB_TOKEN));
+
+    let out = hostwatch()
+        .args(["agent", "--selftest", "hub"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[hub] url is not set"));
+
+    // Nobody listening.
+    let mut command = hostwatch();
+    with_hub(&mut command, &format!("http://127.0.0.1:{}", free_port()));
+    let out = command
+        .args(["agent", "--selftest", "hub"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+}
+
+#[test]
+fn check_config_refuses_plain_http_to_a_remote_hub() {
+    // 192.0.2.0/24 is reserved for documentation; nothing connects anywhere.
+    let mut command = hostwatch();
+    with_hub(&mut command, "http://192.0.2.10:8080");
+    let out = command.arg("check-config").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HOSTWATCH_HUB_URL") || stderr.contains("hub.url"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("plain http is allowed only"), "{stderr}");
+
+    let mut command = hostwatch();
+    with_hub(&mut command, "http://127.0.0.1:8080");
+    let out = command.arg("check-config").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn run_passes_the_commands_status_and_output_through() {
+    let out = hostwatch()
+        .args([
+            "run",
+            "--job",
+            "t",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo out; echo err >&2; exit 7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err\n"));
+
+    let out = hostwatch()
+        .args(["run", "--job", "t", "--", "/bin/sh", "-c", "kill -KILL $$"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(128 + 9));
+
+    let out = hostwatch()
+        .args(["run", "--job", "t", "--", "/nonexistent/job.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/job.sh: not found"));
+
+    let out = hostwatch()
+        .args(["run", "--job", "t", "--timeout", "1", "--", "sleep", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+
+    // The command must come after `--`.
+    let out = hostwatch().args(["run", "--job", "t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_spools_when_the_hub_is_down_and_posts_when_it_is_up() {
+    let state = tempfile::tempdir().unwrap();
+    let mut command = hostwatch();
+    with_hub(&mut command, &format!("http://127.0.0.1:{}", free_port()));
+    let out = command
+        .env("HOSTWATCH_AGENT_STATE_DIR", state.path())
+        .args([
+            "run",
+            "--job",
+            "backup",
+            "--schedule",
+            "0 3 * * *",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo done; exit 3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+    let spooled: Vec<_> = std::fs::read_dir(state.path().join("spool/job-runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spooled.len(), 1, "{spooled:?}");
+    let run: hostwatch_proto::JobRun =
+        serde_json::from_slice(&std::fs::read(&spooled[0]).unwrap()).unwrap();
+    assert_eq!(run.job, "backup");
+    assert_eq!(run.schedule.as_deref(), Some("0 3 * * *"));
+    assert_eq!(run.outcome, hostwatch_proto::JobOutcome::Exited(3));
+    assert_eq!(run.output_tail, "done\n");
+    assert_eq!(run.command, vec!["/bin/sh", "-c", "echo done; exit 3"]);
+
+    let hub = TinyHub::start(&[]);
+    let mut command = hostwatch();
+    with_hub(&mut command, &hub.url());
+    let out = command
+        .env("HOSTWATCH_AGENT_STATE_DIR", state.path())
+        .args(["run", "--job", "backup", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let requests = hub.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/api/v1/job-runs");
+    let posted: hostwatch_proto::JobRun = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(posted.job, "backup");
+    assert!(posted.succeeded());
+    assert_ne!(posted.run_id, run.run_id);
+    // Delivered directly: nothing new in the spool.
+    assert_eq!(
+        std::fs::read_dir(state.path().join("spool/job-runs"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn agent_delivers_to_the_hub_alone_and_keeps_its_identity() {
+    let hub = TinyHub::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let mut command = hostwatch();
+    with_hub(&mut command, &hub.url());
+    let mut child = command
+        .arg("agent")
+        .env("HOSTWATCH_TIERS_FAST", "1")
+        .env("HOSTWATCH_AGENT_STATE_DIR", state.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hub.requests().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("state directory"), "{stderr}");
+    assert!(!stderr.contains(HUB_TOKEN), "{stderr}");
+
+    let requests = hub.requests();
+    assert!(requests.len() >= 2, "{stderr}");
+    let reports: Vec<Report> = requests
+        .iter()
+        .map(|r| Report::from_json(&r.body).unwrap())
+        .collect();
+    let instance_id = std::fs::read_to_string(state.path().join("instance_id")).unwrap();
+    assert_eq!(reports[0].agent.instance_id, instance_id.trim());
+    assert_eq!((reports[0].seq, reports[1].seq), (1, 2));
+    assert_eq!(
+        reports[0].spool,
+        Some(hostwatch_proto::SpoolStats {
+            queued: 0,
+            dropped_total: 0
+        })
+    );
+}

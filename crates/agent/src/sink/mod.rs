@@ -1,5 +1,6 @@
 //! Sinks: where a report goes once collected.
 
 pub mod exposition;
+pub mod hub;
 pub mod prometheus;
 pub mod stdout;
