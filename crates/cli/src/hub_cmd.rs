@@ -64,7 +64,7 @@ pub fn run_hub(
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     runtime()?.block_on(async move {
-        let listen = config.hub.listen;
+        let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -78,7 +78,7 @@ pub fn run_hub(
 
 pub fn hosts(config: HubConfig, command: HostsCommand) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let url = config.hub.public_url();
+    let url = config.server.public_url();
     runtime()?.block_on(async move {
         match command {
             HostsCommand::Add { name } => {
@@ -164,7 +164,7 @@ pub fn tokens(config: HubConfig, command: TokensCommand) -> anyhow::Result<()> {
                 );
                 out!(
                     "Use it as: curl -H 'Authorization: Bearer <token>' {}/api/v1/hosts",
-                    config.hub.public_url()
+                    config.server.public_url()
                 );
             }
         }

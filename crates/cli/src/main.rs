@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod hub_cmd;
 mod table;
+mod up;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -114,6 +115,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Role::Agent)]
         role: Role,
     },
+    /// Run a hub with an embedded data directory and an agent for this machine, in one process.
+    Up {
+        /// Config file for both hub and agent settings (default: the usual search).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Run the hub: receive reports, keep history, serve the API.
     Hub {
         /// Config file (default: search $HOSTWATCH_CONFIG, ./hostwatch.toml, ~/.config/hostwatch/hub.toml, /etc/hostwatch/hub.toml).
@@ -210,6 +217,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             out!("{name} configuration OK ({origin})");
             Ok(())
         }
+        Command::Up { config } => {
+            let (hub, agent) = up::load(config)?;
+            up::up(hub, agent, shutdown_signal())
+        }
         Command::Hub { config } => {
             hub_cmd::run_hub(hub_cmd::load_config(config)?, shutdown_signal())
         }
@@ -232,16 +243,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// `hostwatch agent --selftest hub`: what was sent, what came back.
 async fn selftest_hub(config: &AgentConfig) -> anyhow::Result<()> {
     let (report, envelope) = hostwatch_agent::sink::hub::selftest(config).await?;
-    println!("sent to {}:", config.hub.url.as_deref().unwrap_or_default());
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    out!("sent to {}:", config.hub.url.as_deref().unwrap_or_default());
+    out!("{}", serde_json::to_string_pretty(&report)?);
     match envelope {
         Some(envelope) => {
-            println!("the hub answered:");
-            println!("{}", serde_json::to_string_pretty(&envelope)?);
+            out!("the hub answered:");
+            out!("{}", serde_json::to_string_pretty(&envelope)?);
         }
         None => println!("the hub stored the report (its envelope was unreadable)"),
     }
-    println!("hub selftest OK");
+    out!("hub selftest OK");
     Ok(())
 }
 

@@ -17,7 +17,7 @@ fn hostwatch(data: &Path) -> Command {
         }
     }
     c.current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .env("HOSTWATCH_HUB_DATA_DIR", data);
+        .env("HOSTWATCH_SERVER_DATA_DIR", data);
     c
 }
 
@@ -50,7 +50,7 @@ fn enrol(data: &Path, name: &str) -> String {
 fn start_hub(data: &Path, port: u16) -> Child {
     let child = hostwatch(data)
         .arg("hub")
-        .env("HOSTWATCH_HUB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -9,16 +9,17 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubConfig {
-    pub hub: HubSettings,
+    pub server: ServerSettings,
     pub interval: IntervalConfig,
     pub ingest: IngestConfig,
     pub retention: RetentionConfig,
 }
 
-/// `[hub]`
+/// `[server]`: the hub's own listener and storage. (An agent's `[hub]` section says where its
+/// hub is; the names differ so one environment can configure both in `hostwatch up`.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct HubSettings {
+pub struct ServerSettings {
     /// Where the API (and later the dashboard) listens.
     pub listen: SocketAddr,
     /// Where the database lives; default `/var/lib/hostwatch/hub` when writable, else
@@ -28,9 +29,9 @@ pub struct HubSettings {
     pub public_url: Option<String>,
 }
 
-impl Default for HubSettings {
+impl Default for ServerSettings {
     fn default() -> Self {
-        HubSettings {
+        ServerSettings {
             listen: "127.0.0.1:8300".parse().expect("a valid address"),
             data_dir: None,
             public_url: None,
@@ -38,7 +39,7 @@ impl Default for HubSettings {
     }
 }
 
-impl HubSettings {
+impl ServerSettings {
     /// The URL agents should use.
     pub fn public_url(&self) -> String {
         self.public_url
@@ -121,7 +122,7 @@ impl Default for RetentionConfig {
 }
 
 impl HubConfig {
-    pub const SECTIONS: &'static [&'static str] = &["hub", "interval", "ingest", "retention"];
+    pub const SECTIONS: &'static [&'static str] = &["server", "interval", "ingest", "retention"];
 
     /// Finds, reads, overlays and validates the hub's configuration.
     pub fn load(sources: &Sources) -> Result<(HubConfig, Origin), ConfigError> {
@@ -169,7 +170,7 @@ impl HubConfig {
 
     /// The data directory to use: the configured one, else the first usable default.
     pub fn data_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.hub.data_dir {
+        if let Some(dir) = &self.server.data_dir {
             return dir.clone();
         }
         let system = PathBuf::from("/var/lib/hostwatch/hub");
@@ -230,7 +231,7 @@ mod tests {
     fn loads_from_env_overrides() {
         let sources = Sources {
             env: vec![
-                ("HOSTWATCH_HUB_LISTEN".into(), "127.0.0.1:9999".into()),
+                ("HOSTWATCH_SERVER_LISTEN".into(), "127.0.0.1:9999".into()),
                 ("HOSTWATCH_INTERVAL_MAX_SECONDS".into(), "600".into()),
             ],
             cwd: Some("/nonexistent-hostwatch-test".into()),
@@ -239,7 +240,7 @@ mod tests {
         };
         let (c, origin) = HubConfig::load(&sources).unwrap();
         assert_eq!(origin, Origin::Defaults);
-        assert_eq!(c.hub.listen.port(), 9999);
+        assert_eq!(c.server.listen.port(), 9999);
         assert_eq!(c.interval.max_seconds, 600);
     }
 }

@@ -208,7 +208,7 @@ pub async fn add_host<S: Store>(
     let e = enrol::add_host(
         &hub.store,
         &new.name,
-        &hub.config.hub.public_url(),
+        &hub.config.server.public_url(),
         now_ms(),
     )
     .await?;
@@ -237,7 +237,7 @@ pub async fn rotate_token<S: Store>(
     Path(name): Path<String>,
 ) -> Result<Json<EnrolmentReply>, ApiError> {
     auth::client(&hub, &headers, Role::Admin).await?;
-    match enrol::rotate_token(&hub.store, &name, &hub.config.hub.public_url(), now_ms()).await? {
+    match enrol::rotate_token(&hub.store, &name, &hub.config.server.public_url(), now_ms()).await? {
         Some(e) => Ok(Json(e.into())),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
