@@ -109,6 +109,8 @@ pub struct RetentionConfig {
     pub raw_days: u32,
     pub minute_days: u32,
     pub hour_days: u32,
+    /// The compressed report log (the latest reports as sent), kept once compacted.
+    pub reports_hours: u32,
 }
 
 impl Default for RetentionConfig {
@@ -117,6 +119,7 @@ impl Default for RetentionConfig {
             raw_days: 7,
             minute_days: 90,
             hour_days: 730,
+            reports_hours: 48,
         }
     }
 }
@@ -164,6 +167,9 @@ impl HubConfig {
                 "key `retention`: need 0 < raw_days <= minute_days <= hour_days, got {} / {} / {}",
                 r.raw_days, r.minute_days, r.hour_days
             ));
+        }
+        if r.reports_hours == 0 {
+            return Err("key `retention.reports_hours`: must be positive".into());
         }
         Ok(())
     }

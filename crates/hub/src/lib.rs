@@ -2,6 +2,7 @@
 //! durably, tracks which hosts are up, late or down, and answers queries.
 
 pub mod api;
+pub mod compact;
 pub mod config;
 pub mod enrol;
 pub mod heartbeat;

@@ -9,6 +9,9 @@ use std::time::Duration;
 /// How often host statuses are re-judged.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
+/// How often closed hours are looked for and compacted.
+pub const COMPACT_EVERY: Duration = Duration::from_secs(60);
+
 /// Serves on an already-bound listener until `shutdown` completes.
 pub async fn serve<S: Store>(
     hub: Arc<Hub<S>>,
@@ -16,9 +19,11 @@ pub async fn serve<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let heartbeat = tokio::spawn(crate::heartbeat::run(hub.clone(), HEARTBEAT_EVERY));
+    let compactor = tokio::spawn(crate::compact::run(hub.clone(), COMPACT_EVERY));
     let result = axum::serve(listener, crate::api::router(hub))
         .with_graceful_shutdown(shutdown)
         .await;
     heartbeat.abort();
+    compactor.abort();
     result
 }

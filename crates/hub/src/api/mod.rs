@@ -36,6 +36,7 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
             post(query::rotate_token::<S>),
         )
         .route("/api/v1/hosts/{name}/jobs", get(query::jobs::<S>))
+        .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
         .merge(ingest)
         .with_state(hub)

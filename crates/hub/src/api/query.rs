@@ -245,3 +245,142 @@ pub async fn rotate_token<S: Store>(
         )),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct SeriesParams {
+    /// A selector: `cpu.steal_pct` or `fs.used_pct{mount="/var"}`.
+    pub name: String,
+    /// Unix ms; default one hour before `to`.
+    pub from: Option<i64>,
+    /// Unix ms; default now.
+    pub to: Option<i64>,
+    /// At most this many points per series (default 1000): longer ranges are merged into
+    /// buckets that keep min and max, so spikes stay visible.
+    pub max_points: Option<usize>,
+}
+
+/// One series of a query answer.
+#[derive(Debug, Serialize)]
+pub struct SeriesAnswer {
+    pub key: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `[time_ms, min, avg, max]` per point.
+    pub points: Vec<[f64; 4]>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeriesReply {
+    /// `raw`, `minute` or `hour`: the stored resolution the answer was read from.
+    pub resolution: &'static str,
+    /// Width of each point in ms; 0 for raw samples.
+    pub step_ms: i64,
+    pub series: Vec<SeriesAnswer>,
+}
+
+pub async fn series<S: Store>(
+    State(hub): State<Arc<Hub<S>>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(p): Query<SeriesParams>,
+) -> Result<Json<SeriesReply>, ApiError> {
+    use hostwatch_tsdb::{RangeQuery, Resolution, pick_resolution};
+    auth::client(&hub, &headers, Role::Viewer).await?;
+    let host = host_or_404(&hub, &name).await?;
+    let (series_name, labels) = crate::series::parse_selector(&p.name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid series selector `{}`", p.name),
+        )
+    })?;
+    let now = now_ms();
+    let to = p.to.unwrap_or(now);
+    let from = p.from.unwrap_or(to - 3_600_000);
+    if to <= from {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "`to` must be after `from`",
+        ));
+    }
+    let max_points = p.max_points.unwrap_or(1000).clamp(1, 20_000);
+    let resolution = pick_resolution(from, to, now);
+    let seconds = resolution.bucket_ms().map_or(0, |w| (w / 1000) as u32);
+    let matches = |key: &str| {
+        crate::series::parse_selector(key)
+            .is_some_and(|(_, have)| labels.iter().all(|want| have.contains(want)))
+    };
+
+    let mut queries: std::collections::BTreeMap<String, RangeQuery> =
+        std::collections::BTreeMap::new();
+    let new_query = || {
+        RangeQuery::new(from, to, resolution, max_points)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+    };
+    for chunk in hub
+        .store
+        .chunks(host.id, series_name.clone(), seconds, from, to)
+        .await?
+    {
+        if !matches(&chunk.key) {
+            continue;
+        }
+        let q = match queries.entry(chunk.key.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(new_query()?),
+        };
+        if let Err(e) = q.add_chunk(&chunk.data) {
+            tracing::error!(series = %chunk.key, error = %e, "unreadable chunk skipped");
+        }
+    }
+    // Reports not compacted yet: the newest hour or two, mapped on the fly.
+    let mut points = Vec::new();
+    let mut samples: std::collections::BTreeMap<String, (Vec<i64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for (_, report) in hub.store.pending_reports(host.id, from, to).await? {
+        points.clear();
+        crate::series::points(&report, &mut points);
+        for point in points.iter().filter(|pt| pt.key.name == series_name) {
+            let key = point.key.to_string();
+            if matches(&key) {
+                let (ts, vs) = samples.entry(key).or_default();
+                ts.push(report.collected_at);
+                vs.push(point.value);
+            }
+        }
+    }
+    for (key, (ts, vs)) in samples {
+        let q = match queries.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(new_query()?),
+        };
+        q.add_samples(&ts, &vs);
+    }
+    let mut step_ms = 0;
+    let series = queries
+        .into_iter()
+        .map(|(key, q)| {
+            let result = q.finish();
+            step_ms = step_ms.max(result.step_ms);
+            let labels = crate::series::parse_selector(&key)
+                .map(|(_, l)| l.into_iter().collect())
+                .unwrap_or_default();
+            SeriesAnswer {
+                points: result
+                    .points
+                    .iter()
+                    .map(|p| [p.ts_ms as f64, p.min, p.avg, p.max])
+                    .collect(),
+                key,
+                labels,
+            }
+        })
+        .collect();
+    Ok(Json(SeriesReply {
+        resolution: match resolution {
+            Resolution::Raw => "raw",
+            Resolution::Minute => "minute",
+            Resolution::Hour => "hour",
+        },
+        step_ms,
+        series,
+    }))
+}

@@ -8,6 +8,9 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
 use serde::{Deserialize, Serialize};
@@ -96,6 +99,56 @@ pub struct IngestOutcome {
     pub accepted: u32,
     /// Already stored before (a retry): acknowledged, not stored again.
     pub duplicates: u32,
+}
+
+/// A stored report not yet turned into chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PendingKey {
+    pub host: HostId,
+    pub instance_id: String,
+    pub seq: u64,
+}
+
+/// A compressed chunk of one series, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChunk {
+    /// The series' canonical key, `name{label="value",…}`.
+    pub key: String,
+    pub name: String,
+    /// Bucket width in seconds; 0 for raw samples.
+    pub resolution: u32,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub data: Vec<u8>,
+}
+
+/// A stored chunk, with the series it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChunk {
+    pub id: i64,
+    pub series_id: i64,
+    pub key: String,
+    pub name: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub data: Vec<u8>,
+}
+
+/// How long each kind of data is kept, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_ms: i64,
+    pub minute_ms: i64,
+    pub hour_ms: i64,
+    /// The compressed report log, once compacted.
+    pub reports_ms: i64,
+}
+
+/// What a retention pass removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Removed {
+    pub chunks: u64,
+    pub reports: u64,
 }
 
 /// What an API token may do.
@@ -252,6 +305,60 @@ pub trait Store: Send + Sync + 'static {
         job: Option<String>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<JobRun>, StoreError>> + Send;
+
+    /// Hours of pending reports collected before `before`, as `(host, hour start ms)`,
+    /// oldest first, at most `limit`.
+    fn compactable(
+        &self,
+        before: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(HostId, i64)>, StoreError>> + Send;
+
+    /// The pending reports of `host` collected in `[from, to)`, oldest first.
+    fn pending_reports(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<(PendingKey, Report)>, StoreError>> + Send;
+
+    /// Stores `chunks` for `host` and marks `compacted` reports done, in one transaction;
+    /// when `replace` is `Some(ids)`, those chunks are deleted in the same transaction.
+    fn store_chunks(
+        &self,
+        host: HostId,
+        chunks: Vec<NewChunk>,
+        compacted: Vec<PendingKey>,
+        replace: Vec<i64>,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The chunks of `host`'s series named `name` (every label set) at `resolution` seconds
+    /// that overlap `[from, to)`.
+    fn chunks(
+        &self,
+        host: HostId,
+        name: String,
+        resolution: u32,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<StoredChunk>, StoreError>> + Send;
+
+    /// Chunks at `resolution` that lie wholly before `before` and share their UTC day with
+    /// another chunk of the same series: candidates to merge into one.
+    fn fragmented_days(
+        &self,
+        resolution: u32,
+        before: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(HostId, StoredChunk)>, StoreError>> + Send;
+
+    /// Deletes what is older than the retention allows.
+    fn apply_retention(
+        &self,
+        now: i64,
+        retention: Retention,
+    ) -> impl Future<Output = Result<Removed, StoreError>> + Send;
 
     fn create_api_token(
         &self,

@@ -8,8 +8,8 @@
 //! separate connections, which WAL lets run alongside the writer.
 
 use super::{
-    ApiClient, Event, EventQuery, Host, HostId, HostStatus, IncomingReport, IngestOutcome, Role,
-    Store, StoreError,
+    ApiClient, DAY_MS, Event, EventQuery, Host, HostId, HostStatus, IncomingReport, IngestOutcome,
+    NewChunk, PendingKey, Removed, Retention, Role, Store, StoreError, StoredChunk,
 };
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
@@ -265,6 +265,18 @@ fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     })
 }
 
+fn stored_chunk(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredChunk> {
+    Ok(StoredChunk {
+        id: r.get(0)?,
+        series_id: r.get(1)?,
+        key: r.get(2)?,
+        name: r.get(3)?,
+        first_ms: r.get(4)?,
+        last_ms: r.get(5)?,
+        data: r.get(6)?,
+    })
+}
+
 fn hash_from(id: String, blob: Vec<u8>) -> Result<TokenHash, StoreError> {
     let hash: [u8; 32] = blob
         .try_into()
@@ -459,6 +471,11 @@ impl Store for SqliteStore {
                          ON CONFLICT DO NOTHING",
                     )
                     .map_err(db)?;
+                let mut pending = c
+                    .prepare_cached(
+                        "INSERT INTO pending (host_id, instance_id, seq, collected_at) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(db)?;
                 for incoming in reports {
                     let r = &incoming.report;
                     let n = insert
@@ -475,6 +492,9 @@ impl Store for SqliteStore {
                         outcome.duplicates += 1;
                         continue;
                     }
+                    pending
+                        .execute(params![host, r.agent.instance_id, r.seq as i64, r.collected_at])
+                        .map_err(db)?;
                     outcome.accepted += 1;
                     // Backfilled reports older than the latest state must not overwrite it.
                     match &mut latest {
@@ -654,6 +674,216 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db)?;
             blobs.iter().map(|b| decode(b)).collect()
+        })
+        .await
+    }
+
+    async fn compactable(&self, before: i64, limit: u32) -> Result<Vec<(HostId, i64)>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT host_id, (collected_at / 3600000) * 3600000 AS hour FROM pending
+                     WHERE collected_at < ?1 GROUP BY host_id, hour ORDER BY hour, host_id LIMIT ?2",
+                )
+                .map_err(db)?;
+            s.query_map(params![before, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn pending_reports(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(PendingKey, Report)>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT p.instance_id, p.seq, r.body FROM pending p
+                     JOIN reports r USING (host_id, instance_id, seq)
+                     WHERE p.host_id = ?1 AND p.collected_at >= ?2 AND p.collected_at < ?3
+                     ORDER BY p.collected_at",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![host, from, to], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(instance_id, seq, body)| {
+                    Ok((
+                        PendingKey {
+                            host,
+                            instance_id,
+                            seq: seq as u64,
+                        },
+                        decode(&body)?,
+                    ))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn store_chunks(
+        &self,
+        host: HostId,
+        chunks: Vec<NewChunk>,
+        compacted: Vec<PendingKey>,
+        replace: Vec<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let mut series = c
+                .prepare_cached(
+                    "INSERT INTO series (host_id, key, name) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (host_id, key) DO UPDATE SET name = excluded.name RETURNING id",
+                )
+                .map_err(db)?;
+            let mut insert = c
+                .prepare_cached(
+                    "INSERT INTO chunks (series_id, resolution, first_ms, last_ms, created_at, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db)?;
+            for chunk in chunks {
+                let id: i64 = series
+                    .query_row(params![host, chunk.key, chunk.name], |r| r.get(0))
+                    .map_err(db)?;
+                insert
+                    .execute(params![
+                        id,
+                        chunk.resolution,
+                        chunk.first_ms,
+                        chunk.last_ms,
+                        now,
+                        chunk.data
+                    ])
+                    .map_err(db)?;
+            }
+            let mut done = c
+                .prepare_cached(
+                    "DELETE FROM pending WHERE host_id = ?1 AND instance_id = ?2 AND seq = ?3",
+                )
+                .map_err(db)?;
+            for key in compacted {
+                done.execute(params![key.host, key.instance_id, key.seq as i64])
+                    .map_err(db)?;
+            }
+            let mut delete = c
+                .prepare_cached("DELETE FROM chunks WHERE id = ?1")
+                .map_err(db)?;
+            for id in replace {
+                delete.execute([id]).map_err(db)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn chunks(
+        &self,
+        host: HostId,
+        name: String,
+        resolution: u32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT k.id, s.id, s.key, s.name, k.first_ms, k.last_ms, k.data
+                     FROM series s JOIN chunks k ON k.series_id = s.id
+                     WHERE s.host_id = ?1 AND s.name = ?2 AND k.resolution = ?3
+                       AND k.last_ms >= ?4 AND k.first_ms < ?5
+                     ORDER BY s.key, k.first_ms",
+                )
+                .map_err(db)?;
+            s.query_map(params![host, name, resolution, from, to], stored_chunk)
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn fragmented_days(
+        &self,
+        resolution: u32,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<(HostId, StoredChunk)>, StoreError> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "WITH days AS (
+                         SELECT series_id, first_ms / ?3 AS day FROM chunks
+                         WHERE resolution = ?1 AND last_ms < ?2 AND first_ms / ?3 = last_ms / ?3
+                         GROUP BY series_id, day HAVING COUNT(*) > 1 LIMIT ?4)
+                     SELECT s.host_id, k.id, s.id, s.key, s.name, k.first_ms, k.last_ms, k.data
+                     FROM days d JOIN chunks k ON k.series_id = d.series_id AND k.first_ms / ?3 = d.day
+                     JOIN series s ON s.id = k.series_id
+                     WHERE k.resolution = ?1 AND k.last_ms < ?2 AND k.first_ms / ?3 = k.last_ms / ?3
+                     ORDER BY k.series_id, k.first_ms",
+                )
+                .map_err(db)?;
+            s.query_map(params![resolution, before, DAY_MS, limit], |r| {
+                Ok((
+                    r.get(0)?,
+                    StoredChunk {
+                        id: r.get(1)?,
+                        series_id: r.get(2)?,
+                        key: r.get(3)?,
+                        name: r.get(4)?,
+                        first_ms: r.get(5)?,
+                        last_ms: r.get(6)?,
+                        data: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn apply_retention(&self, now: i64, retention: Retention) -> Result<Removed, StoreError> {
+        self.write(move |c| {
+            let mut removed = Removed::default();
+            for (resolution, keep) in [
+                (0, retention.raw_ms),
+                (60, retention.minute_ms),
+                (3600, retention.hour_ms),
+            ] {
+                removed.chunks += c
+                    .execute(
+                        "DELETE FROM chunks WHERE resolution = ?1 AND last_ms < ?2",
+                        params![resolution, now - keep],
+                    )
+                    .map_err(db)? as u64;
+            }
+            // The report log: old and already compacted (never a report still pending).
+            removed.reports = c
+                .execute(
+                    "DELETE FROM reports WHERE received_at < ?1 AND NOT EXISTS (
+                         SELECT 1 FROM pending p WHERE p.host_id = reports.host_id
+                           AND p.instance_id = reports.instance_id AND p.seq = reports.seq)",
+                    [now - retention.reports_ms],
+                )
+                .map_err(db)? as u64;
+            Ok(removed)
         })
         .await
     }
