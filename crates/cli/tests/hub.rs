@@ -51,6 +51,9 @@ fn start_hub(data: &Path, port: u16) -> Child {
     let child = hostwatch(data)
         .arg("hub")
         .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
+        // Agents adopt the hub's interval; these tests want a report a second.
+        .env("HOSTWATCH_INTERVAL_MIN_SECONDS", "1")
+        .env("HOSTWATCH_INTERVAL_DEFAULT_SECONDS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -247,4 +250,68 @@ fn a_stopped_and_restarted_hub_stores_every_seq_exactly_once() {
     hub.kill().unwrap();
     hub.wait().unwrap();
     assert_eq!(stored_seqs(&data, "web-1"), (1..=20).collect::<Vec<_>>());
+}
+
+/// Stored seqs of `host` once they reach `want`, or what there is after 45 s.
+fn wait_for_seqs(data: &Path, host: &str, want: impl Fn(&[u64]) -> bool) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let seqs = stored_seqs(data, host);
+        if want(&seqs) || Instant::now() > deadline {
+            return seqs;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn the_real_agent_delivers_every_seq_exactly_once_across_a_hub_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let token = enrol(&data, "web-1");
+    let port = free_port();
+    let mut hub = start_hub(&data, port);
+    let mut agent = hostwatch(&data)
+        .arg("agent")
+        .env("HOSTWATCH_AGENT_HOST_ID", "web-1")
+        .env("HOSTWATCH_AGENT_STATE_DIR", dir.path().join("agent"))
+        .env("HOSTWATCH_HUB_URL", format!("http://127.0.0.1:{port}"))
+        .env("HOSTWATCH_HUB_TOKEN", &token)
+        .env("HOSTWATCH_TIERS_FAST", "1")
+        .env("HOSTWATCH_PROCESSES_ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = wait_for_seqs(&data, "web-1", |s| s.len() >= 3);
+    assert!(before.len() >= 3, "the agent reports: {before:?}");
+
+    // The hub goes away for a while; the agent spools.
+    Command::new("kill")
+        .args(["-TERM", &hub.id().to_string()])
+        .status()
+        .unwrap();
+    hub.wait().unwrap();
+    let down_at = stored_seqs(&data, "web-1").last().copied().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    hub = start_hub(&data, port);
+
+    // Backfill arrives, and live reports keep coming after it.
+    let seqs = wait_for_seqs(&data, "web-1", |s| {
+        s.last().is_some_and(|&l| l >= down_at + 8)
+    });
+    Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(agent.wait().unwrap().success());
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    let last = *seqs.last().unwrap();
+    assert!(last >= down_at + 8, "delivery resumed: {seqs:?}");
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<_>>(),
+        "every seq exactly once, none lost in the outage"
+    );
 }
