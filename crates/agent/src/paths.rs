@@ -60,6 +60,18 @@ pub fn read_into(path: &Path, buf: &mut String) -> Result<(), CollectError> {
         .map_err(|source| CollectError::io(path, source))
 }
 
+/// Reads a file that may legitimately be absent (a source this host does not have);
+/// `Ok(false)` when it is, any other failure is an error naming the file.
+pub fn read_optional(path: &Path, buf: &mut String) -> Result<bool, CollectError> {
+    match read_into(path, buf) {
+        Ok(()) => Ok(true),
+        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a small file and trims it; `None` when it does not exist or cannot be read
 /// (optional sysfs attributes: absence is normal, not an error).
 pub fn read_trimmed(path: &Path) -> Option<String> {

@@ -9,8 +9,7 @@
 use super::CollectError;
 use super::system::Virtualization;
 use crate::HostPaths;
-use crate::paths::read_into;
-use std::io;
+use crate::paths::{read_into, read_optional};
 use std::path::{Path, PathBuf};
 
 /// The agent's cgroup and its ancestors up to the root of the tree the agent can see.
@@ -149,17 +148,6 @@ impl CgroupTree {
             }
         }
         Ok(None)
-    }
-}
-
-/// Reads a file that may legitimately be absent; `Ok(false)` when it is.
-pub(crate) fn read_optional(path: &Path, buf: &mut String) -> Result<bool, CollectError> {
-    match read_into(path, buf) {
-        Ok(()) => Ok(true),
-        Err(CollectError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            Ok(false)
-        }
-        Err(e) => Err(e),
     }
 }
 

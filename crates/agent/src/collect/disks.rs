@@ -13,7 +13,7 @@ use crate::HostPaths;
 use crate::collect::{CollectError, Collector};
 use crate::config::DisksConfig;
 use crate::filter::Filter;
-use crate::paths::read_into;
+use crate::paths::read_optional;
 use hostwatch_proto::sections::{Disk, DiskRates, Disks};
 use hostwatch_proto::{SectionData, Tier};
 use std::collections::HashMap;
@@ -114,14 +114,8 @@ impl DisksCollector {
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     pub fn collect_at(&mut self, now: Instant) -> Result<Option<Disks>, CollectError> {
         let path = self.paths.proc("diskstats");
-        match read_into(&path, &mut self.buf) {
-            Ok(()) => {}
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        if !read_optional(&path, &mut self.buf)? {
+            return Ok(None);
         }
         // Parse everything before touching the baselines, so a bad line leaves them intact.
         parse_diskstats(&self.buf, &mut self.lines).map_err(|m| CollectError::parse(&path, m))?;

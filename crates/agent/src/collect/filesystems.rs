@@ -21,7 +21,7 @@ use crate::HostPaths;
 use crate::collect::{CollectError, Collector};
 use crate::config::FilesystemsConfig;
 use crate::filter::Filter;
-use crate::paths::read_into;
+use crate::paths::read_optional;
 use hostwatch_proto::sections::{Filesystem, Filesystems};
 use hostwatch_proto::{SectionData, Tier};
 use std::borrow::Cow;
@@ -174,14 +174,12 @@ impl FilesystemsCollector {
     pub fn collect_filesystems(&mut self) -> Result<Option<Filesystems>, CollectError> {
         let mountinfo = self.paths.proc("self/mountinfo");
         let mounts_path = self.paths.proc("self/mounts");
-        let (path, parse): (PathBuf, LineParser) = match read_into(&mountinfo, &mut self.buf) {
-            Ok(()) => (mountinfo, parse_mountinfo_line),
-            Err(e) if is_not_found(&e) => match read_into(&mounts_path, &mut self.buf) {
-                Ok(()) => (mounts_path, parse_mounts_line),
-                Err(e) if is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            },
-            Err(e) => return Err(e),
+        let (path, parse): (PathBuf, LineParser) = if read_optional(&mountinfo, &mut self.buf)? {
+            (mountinfo, parse_mountinfo_line)
+        } else if read_optional(&mounts_path, &mut self.buf)? {
+            (mounts_path, parse_mounts_line)
+        } else {
+            return Ok(None);
         };
         // Borrow the text while `self` probes; put the buffer back afterwards.
         let text = std::mem::take(&mut self.buf);
@@ -312,10 +310,6 @@ impl Collector for FilesystemsCollector {
     fn collect(&mut self) -> Result<Option<SectionData>, CollectError> {
         Ok(self.collect_filesystems()?.map(SectionData::from))
     }
-}
-
-fn is_not_found(e: &CollectError) -> bool {
-    matches!(e, CollectError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
 }
 
 fn parse_table<'a>(

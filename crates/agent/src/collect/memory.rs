@@ -11,7 +11,8 @@
 //! was wrong. PSI is hand-parsed too: `procfs_core`'s reader reads the averages as `f32` and
 //! fails on a file without a `full` line (CPU before Linux 5.13).
 
-use super::cgroup::{CgroupTree, Limited, read_max, read_memory_stat, read_optional, read_value};
+use super::cgroup::{CgroupTree, Limited, read_max, read_memory_stat, read_value};
+use crate::paths::read_optional;
 use super::system::detect_virtualization;
 use super::{CollectError, Collector};
 use crate::HostPaths;
