@@ -368,9 +368,15 @@ fn is_gone(e: &io::Error) -> bool {
 
 /// Reads a whole file into `buf`, reusing its allocation. Bytes, not text: a process's name
 /// need not be UTF-8, and one such name must not fail the read.
+///
+/// Through `take`, as `paths::read_into` explains: no `statx` and `lseek` for a size /proc
+/// does not know, which is two system calls saved per file and per process.
 fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    std::fs::File::open(path)?.read_to_end(buf).map(|_| ())
+    std::fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_end(buf)
+        .map(|_| ())
 }
 
 /// The fields of `/proc/PID/stat` this collector uses, borrowed from the file's text.

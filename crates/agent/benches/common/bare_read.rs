@@ -1,0 +1,187 @@
+//! The "bare read": what the fast collectors read, read and nothing else — the floor a
+//! collection cycle is judged against. Shared by `benches/cycle.rs` (in a hot loop) and
+//! `examples/footprint_probe.rs` (once a second, as the agent runs).
+
+use hostwatch_agent::HostPaths;
+use hostwatch_agent::collect::{self, Scheduled};
+use hostwatch_agent::config::AgentConfig;
+use hostwatch_proto::Tier;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The default configuration with processes off and filesystems on the fast tier: the data
+/// node_exporter's cpu, meminfo, loadavg, netdev, diskstats and filesystem collectors cover.
+/// `scripts/footprint.sh` gives `hostwatch agent` the same through the environment.
+pub fn fast_config() -> AgentConfig {
+    let mut config = AgentConfig::default();
+    config.processes.enabled = false;
+    config.filesystems.tier = Some(Tier::Fast);
+    config
+}
+
+/// The collectors that run on a fast tick under `config`.
+pub fn fast_collectors(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
+    collect::build(config, paths)
+        .into_iter()
+        .filter(|s| s.tier == Tier::Fast)
+        .collect()
+}
+
+/// Reading what the fast collectors read, without parsing: open, read into one reused
+/// buffer, close; list the directories they list; `statvfs` the mounts they report.
+pub struct BareRead {
+    pub files: Vec<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+    pub mounts: Vec<PathBuf>,
+    buf: Vec<u8>,
+}
+
+impl BareRead {
+    /// The per-tick reads of each collector, by name. A collector this list does not know is
+    /// named on stderr: the floor would then miss its reads.
+    pub fn for_collectors(
+        config: &AgentConfig,
+        paths: &HostPaths,
+        collectors: &[Scheduled],
+    ) -> BareRead {
+        let mut bare = BareRead {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            mounts: Vec::new(),
+            buf: Vec::new(),
+        };
+        for scheduled in collectors {
+            match scheduled.collector.name() {
+                "cpu" => bare.files.push(paths.proc("stat")),
+                "load" => bare.files.push(paths.proc("loadavg")),
+                "memory" => {
+                    bare.files.push(paths.proc("meminfo"));
+                    for resource in ["cpu", "memory", "io"] {
+                        let file = paths.proc("pressure").join(resource);
+                        if file.exists() {
+                            bare.files.push(file);
+                        }
+                    }
+                }
+                "disks" => bare.files.push(paths.proc("diskstats")),
+                "network" => bare.files.push(paths.proc("net/dev")),
+                "filesystems" => {
+                    bare.files.push(paths.proc("self/mountinfo"));
+                    bare.mounts = reported_mounts(config, paths);
+                }
+                "thermal" => bare.add_thermal(paths),
+                other => eprintln!("bare read: no list of the files `{other}` reads"),
+            }
+        }
+        bare
+    }
+
+    /// The thermal collector lists both class directories and reads each temperature input.
+    fn add_thermal(&mut self, paths: &HostPaths) {
+        let hwmon = paths.sys("class/hwmon");
+        let thermal = paths.sys("class/thermal");
+        for chip in entries(&hwmon, "hwmon") {
+            for dir in [chip.clone(), chip.join("device")] {
+                for file in entries(&dir, "temp") {
+                    if file.to_string_lossy().ends_with("_input") {
+                        self.files.push(file);
+                    }
+                }
+            }
+        }
+        for zone in entries(&thermal, "thermal_zone") {
+            self.files.push(zone.join("temp"));
+        }
+        self.dirs.push(hwmon);
+        self.dirs.push(thermal);
+    }
+
+    pub fn run(&mut self) -> std::io::Result<usize> {
+        let mut total = 0;
+        for file in &self.files {
+            self.buf.clear();
+            // `take` skips the size query (`statx`, `lseek`) `File::read_to_end` would make.
+            total += std::fs::File::open(file)?
+                .take(u64::MAX)
+                .read_to_end(&mut self.buf)?;
+        }
+        for dir in &self.dirs {
+            if let Ok(listing) = std::fs::read_dir(dir) {
+                total += listing.count();
+            }
+        }
+        for mount in &self.mounts {
+            total += rustix::fs::statvfs(mount)?.f_blocks as usize & 1;
+        }
+        Ok(total)
+    }
+}
+
+/// The mounts the filesystems collector reports on this host, as paths to `statvfs`.
+fn reported_mounts(config: &AgentConfig, paths: &HostPaths) -> Vec<PathBuf> {
+    let mut collector = collect::filesystems::FilesystemsCollector::new(&config.filesystems, paths);
+    match collector.collect_filesystems() {
+        Ok(Some(filesystems)) => filesystems
+            .mounts
+            .iter()
+            .map(|m| paths.root(m.mount.trim_start_matches('/')))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Entries of `dir` whose names start with `prefix`.
+fn entries(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = listing
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The floor of the processes collector: list `/proc`, read every `/proc/PID/stat`.
+pub struct BareProcStat {
+    proc: PathBuf,
+    buf: Vec<u8>,
+    path: PathBuf,
+}
+
+impl BareProcStat {
+    pub fn new(paths: &HostPaths) -> Self {
+        BareProcStat {
+            proc: paths.proc.clone(),
+            buf: Vec::new(),
+            path: PathBuf::new(),
+        }
+    }
+
+    /// Returns how many stat files were read.
+    pub fn run(&mut self) -> usize {
+        let mut read = 0;
+        let Ok(listing) = std::fs::read_dir(&self.proc) else {
+            return 0;
+        };
+        for entry in listing.flatten() {
+            let name = entry.file_name();
+            if !name.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            self.path.clear();
+            self.path.push(&self.proc);
+            self.path.push(&name);
+            self.path.push("stat");
+            self.buf.clear();
+            if let Ok(file) = std::fs::File::open(&self.path) {
+                if file.take(u64::MAX).read_to_end(&mut self.buf).is_ok() {
+                    read += 1;
+                }
+            }
+        }
+        read
+    }
+}
