@@ -44,6 +44,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Hub(#[from] HubError),
+    #[error("starting the collection thread: {0}")]
+    Thread(std::io::Error),
     #[error("cannot serve Prometheus metrics on {listen}: {source}")]
     Listen {
         listen: std::net::SocketAddr,
@@ -79,7 +81,7 @@ pub async fn run(
 
     let dump = Dump::from_config(&config.debug);
     let mut agent = Agent::new(&config);
-    let (hub, mut state) = if config.hub.is_enabled() {
+    let (hub, state) = if config.hub.is_enabled() {
         let (hub, state) = start_hub(&config, &options, &mut agent)?;
         (Some(hub), Some(state))
     } else {
@@ -91,51 +93,118 @@ pub async fn run(
         collectors = ?agent.schedule(),
         "agent started"
     );
-    let mut schedule = Schedule::new(&config.tiers);
-    let mut ticker = tokio::time::interval(schedule.fast_interval());
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut interval_changes = hub.as_ref().map(HubSink::interval_changes);
+    let schedule = Schedule::new(&config.tiers);
+    let interval_changes = hub.as_ref().map(HubSink::interval_changes);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (done_tx, mut done) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Handle::current();
+    let collector = Collection {
+        agent,
+        state,
+        schedule,
+        interval_changes,
+        options,
+        metrics,
+        dump,
+        hub,
+    };
+    std::thread::Builder::new()
+        .name("hostwatch-collect".into())
+        .spawn(move || {
+            // Delivery may hand work to the runtime (spooling on a blocking thread).
+            let _runtime = runtime.enter();
+            let _ = done_tx.send(collector.run(stopped));
+        })
+        .map_err(RunError::Thread)?;
+
     tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => {
-                tracing::info!("agent stopping");
-                if let Some(hub) = hub {
-                    hub.shutdown().await;
+    let (result, hub) = tokio::select! {
+        _ = &mut shutdown => {
+            tracing::info!("agent stopping");
+            let _ = stop.send(());
+            done.await.unwrap_or((Ok(()), None))
+        }
+        ended = &mut done => ended.unwrap_or((Ok(()), None)),
+    };
+    if let Some(hub) = hub {
+        hub.shutdown().await;
+    }
+    result
+}
+
+/// The collection loop's state. It runs on a thread of its own that sleeps until each tick:
+/// collecting is synchronous file reading, and keeping it off the async runtime means a quiet
+/// agent wakes once per tick instead of several times (timer, blocking hand-off, return).
+struct Collection {
+    agent: Agent,
+    state: Option<AgentState>,
+    schedule: Schedule,
+    interval_changes: Option<watch::Receiver<Option<Duration>>>,
+    options: RunOptions,
+    metrics: MetricsState,
+    dump: Dump,
+    hub: Option<HubSink>,
+}
+
+impl Collection {
+    /// Ticks until `stop` says so (or is dropped); hands back the hub sink to shut down.
+    fn run(
+        mut self,
+        stop: std::sync::mpsc::Receiver<()>,
+    ) -> (Result<(), RunError>, Option<HubSink>) {
+        let mut next = Instant::now();
+        loop {
+            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return (Ok(()), self.hub);
                 }
-                return Ok(());
             }
-            interval = next_interval(&mut interval_changes) => {
-                if interval != schedule.fast_interval() {
-                    tracing::info!(seconds = interval.as_secs(), "fast interval changed by the hub");
-                    schedule.set_fast_interval(interval);
-                    ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                }
+            if let Some(interval) = self.interval_change() {
+                tracing::info!(
+                    seconds = interval.as_secs(),
+                    "fast interval changed by the hub"
+                );
+                self.schedule.set_fast_interval(interval);
+                next = Instant::now() + interval;
                 continue;
             }
-            _ = ticker.tick() => {}
-        }
-        let tiers = schedule.due(Instant::now());
-        // Collection reads files and may block briefly; keep it off the async workers. The
-        // seq reservation (a file write once per block) rides along.
-        let (returned_agent, returned_state, mut report) = tokio::task::spawn_blocking(move || {
-            let report = agent.collect(&tiers);
-            if let Some(state) = &mut state
+            let now = Instant::now();
+            let tiers = self.schedule.due(now);
+            let mut report = self.agent.collect(&tiers);
+            if let Some(state) = &mut self.state
                 && let Err(e) = state.ensure_reserved(report.seq)
             {
                 tracing::error!(error = %e, "cannot persist the seq reservation; after a restart the hub may take new reports for duplicates");
             }
-            (agent, state, report)
-        })
-        .await
-        .expect("collection never panics: collectors are isolated");
-        agent = returned_agent;
-        state = returned_state;
-        if let Some(hub) = &hub {
-            report.spool = Some(hub.spool_stats());
+            if let Some(hub) = &self.hub {
+                report.spool = Some(hub.spool_stats());
+            }
+            if let Err(e) = deliver(
+                report,
+                &self.options,
+                &self.metrics,
+                &self.dump,
+                self.hub.as_ref(),
+            ) {
+                return (Err(e), self.hub);
+            }
+            // Like a ticker that delays missed ticks: never a burst to catch up.
+            next += self.schedule.fast_interval();
+            if next <= Instant::now() {
+                next = Instant::now() + self.schedule.fast_interval();
+            }
         }
-        deliver(report, &options, &metrics, &dump, hub.as_ref())?;
+    }
+
+    /// A new fast interval from the hub, if it asked for one different from the current.
+    fn interval_change(&mut self) -> Option<Duration> {
+        let rx = self.interval_changes.as_mut()?;
+        if !rx.has_changed().unwrap_or(false) {
+            return None;
+        }
+        let asked = (*rx.borrow_and_update())?;
+        (asked != self.schedule.fast_interval()).then_some(asked)
     }
 }
 
@@ -168,18 +237,6 @@ fn start_hub(
     );
     let hub = HubSink::start(client, Arc::new(spool), options.delivery.clone());
     Ok((hub, state))
-}
-
-/// The next fast interval the hub asks for; never completes without a hub.
-async fn next_interval(changes: &mut Option<watch::Receiver<Option<Duration>>>) -> Duration {
-    if let Some(rx) = changes {
-        while rx.changed().await.is_ok() {
-            if let Some(interval) = *rx.borrow_and_update() {
-                return interval;
-            }
-        }
-    }
-    std::future::pending().await
 }
 
 /// Hands one report to every sink; the dump sees it exactly as it leaves the agent.

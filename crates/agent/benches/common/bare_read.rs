@@ -176,10 +176,10 @@ impl BareProcStat {
             self.path.push(&name);
             self.path.push("stat");
             self.buf.clear();
-            if let Ok(file) = std::fs::File::open(&self.path) {
-                if file.take(u64::MAX).read_to_end(&mut self.buf).is_ok() {
-                    read += 1;
-                }
+            if let Ok(file) = std::fs::File::open(&self.path)
+                && file.take(u64::MAX).read_to_end(&mut self.buf).is_ok()
+            {
+                read += 1;
             }
         }
         read

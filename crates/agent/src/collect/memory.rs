@@ -12,11 +12,11 @@
 //! fails on a file without a `full` line (CPU before Linux 5.13).
 
 use super::cgroup::{CgroupTree, Limited, read_max, read_memory_stat, read_value};
-use crate::paths::read_optional;
 use super::system::detect_virtualization;
 use super::{CollectError, Collector};
 use crate::HostPaths;
 use crate::paths::read_into;
+use crate::paths::read_optional;
 use hostwatch_proto::sections::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 use hostwatch_proto::{SectionData, Tier};
 use std::path::{Path, PathBuf};
