@@ -255,8 +255,12 @@ async fn drive(plan: Plan) -> anyhow::Result<()> {
                 let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
                 w.record(result, latency, samples);
                 w.build += build;
+                w.json_bytes += body.len() as u64;
                 w.late_ticks += late;
             }
+            // Dropped after the summary: freeing thousands of clients (each with its own
+            // connection pool and TLS roots) while others still send would slow the run's end.
+            client
         });
     }
 
@@ -265,12 +269,13 @@ async fn drive(plan: Plan) -> anyhow::Result<()> {
     let mut last = start;
     let mut ticker = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
     let grace = Duration::from_secs(args.timeout + 2);
+    let mut clients = Vec::with_capacity(plan.names.len());
     let finished = loop {
         tokio::select! {
             done = tasks.join_next() => {
                 match done {
                     None => break true,
-                    Some(r) => r.context("a simulated host failed")?,
+                    Some(r) => clients.push(r.context("a simulated host failed")?),
                 }
             }
             at = ticker.tick() => {
@@ -298,6 +303,7 @@ async fn drive(plan: Plan) -> anyhow::Result<()> {
         );
     }
     summary(&plan, &total, cpu, elapsed, enrol_seconds);
+    drop(clients);
     Ok(())
 }
 
@@ -309,6 +315,7 @@ fn summary(plan: &Plan, t: &Tally, cpu: Duration, elapsed: Duration, enrol_secon
     let sent = t.latency.count().max(1) as f64;
     let cpu_us_per_report = cpu.as_secs_f64() * 1e6 / sent;
     let build_us_per_report = t.build.as_secs_f64() * 1e6 / sent;
+    let json_bytes_per_report = t.json_bytes as f64 / sent;
     let cpu_pct = cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
     let l = &t.latency;
     let q = |x: f64| (l.quantile(x).as_secs_f64() * 1e5).round() / 100.0;
@@ -332,6 +339,7 @@ fn summary(plan: &Plan, t: &Tally, cpu: Duration, elapsed: Duration, enrol_secon
             "transport_errors": t.transport_errors,
             "transport_error_example": t.transport_example,
             "late_ticks": t.late_ticks,
+            "json_bytes_per_report": json_bytes_per_report,
             "enrol_seconds": enrol_seconds,
             "generator": {
                 "cpu_seconds": cpu.as_secs_f64(),
@@ -373,6 +381,9 @@ fn summary(plan: &Plan, t: &Tally, cpu: Duration, elapsed: Duration, enrol_secon
         None => out!("  transport errors:  0"),
     }
     out!("  late ticks:        {}", t.late_ticks);
+    out!(
+        "  report size:       {json_bytes_per_report:.0} bytes of JSON on average (zstd on the wire)"
+    );
     out!(
         "  generator CPU:     {:.2} s ({cpu_pct:.1} % of one core): {cpu_us_per_report:.0} µs per report, \
          {build_us_per_report:.0} µs of it building the report",

@@ -121,6 +121,8 @@ pub struct Tally {
     pub late_ticks: u64,
     /// Time spent building reports (mutating, serializing, counting samples).
     pub build: Duration,
+    /// Uncompressed JSON bytes of the reports sent.
+    pub json_bytes: u64,
 }
 
 impl Tally {
@@ -152,6 +154,7 @@ impl Tally {
         }
         self.late_ticks += other.late_ticks;
         self.build += other.build;
+        self.json_bytes += other.json_bytes;
     }
 
     pub fn non_200(&self) -> u64 {
