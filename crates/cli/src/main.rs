@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod hub_cmd;
+mod loadgen;
 mod table;
 mod up;
 
@@ -134,6 +135,9 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::HostsCommand,
     },
+    /// Simulate a fleet of agents reporting to a hub, and measure its ingest: reports/s,
+    /// samples/s, latency percentiles, errors.
+    Loadgen(loadgen::Args),
     /// API tokens for people and scripts.
     Tokens {
         #[arg(long, short, global = true)]
@@ -227,6 +231,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Hosts { config, command } => {
             hub_cmd::hosts(hub_cmd::load_config(config)?, command)
         }
+        Command::Loadgen(args) => loadgen::run(args),
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
         }
