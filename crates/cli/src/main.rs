@@ -10,9 +10,12 @@ macro_rules! out {
     }};
 }
 
+#[cfg(feature = "hub")]
 mod hub_cmd;
+#[cfg(feature = "hub")]
 mod loadgen;
 mod table;
+#[cfg(feature = "hub")]
 mod up;
 
 use anyhow::Context;
@@ -116,18 +119,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Role::Agent)]
         role: Role,
     },
+    #[cfg(feature = "hub")]
     /// Run a hub with an embedded data directory and an agent for this machine, in one process.
     Up {
         /// Config file for both hub and agent settings (default: the usual search).
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    #[cfg(feature = "hub")]
     /// Run the hub: receive reports, keep history, serve the API.
     Hub {
         /// Config file (default: search $HOSTWATCH_CONFIG, ./hostwatch.toml, ~/.config/hostwatch/hub.toml, /etc/hostwatch/hub.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    #[cfg(feature = "hub")]
     /// Enrol and manage the hosts that report to a hub (works on the hub's data directory).
     Hosts {
         #[arg(long, short, global = true)]
@@ -135,9 +141,11 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::HostsCommand,
     },
+    #[cfg(feature = "hub")]
     /// Simulate a fleet of agents reporting to a hub, and measure its ingest: reports/s,
     /// samples/s, latency percentiles, errors.
     Loadgen(loadgen::Args),
+    #[cfg(feature = "hub")]
     /// API tokens for people and scripts.
     Tokens {
         #[arg(long, short, global = true)]
@@ -216,22 +224,30 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let sources = Sources::from_process(config);
             let (name, origin) = match role {
                 Role::Agent => ("agent", AgentConfig::load(&sources)?.1),
+                #[cfg(feature = "hub")]
                 Role::Hub => ("hub", hostwatch_hub::config::HubConfig::load(&sources)?.1),
+                #[cfg(not(feature = "hub"))]
+                Role::Hub => anyhow::bail!("this build has no hub (built without the `hub` feature)"),
             };
             out!("{name} configuration OK ({origin})");
             Ok(())
         }
+        #[cfg(feature = "hub")]
         Command::Up { config } => {
             let (hub, agent) = up::load(config)?;
             up::up(hub, agent, shutdown_signal())
         }
+        #[cfg(feature = "hub")]
         Command::Hub { config } => {
             hub_cmd::run_hub(hub_cmd::load_config(config)?, shutdown_signal())
         }
+        #[cfg(feature = "hub")]
         Command::Hosts { config, command } => {
             hub_cmd::hosts(hub_cmd::load_config(config)?, command)
         }
+        #[cfg(feature = "hub")]
         Command::Loadgen(args) => loadgen::run(args),
+        #[cfg(feature = "hub")]
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
         }

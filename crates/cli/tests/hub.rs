@@ -1,3 +1,4 @@
+#![cfg(feature = "hub")]
 //! The real `hostwatch hub` binary: enrolment from the command line, and durability — every
 //! report the hub acknowledged is in the store, even when the hub dies by SIGKILL mid-load.
 

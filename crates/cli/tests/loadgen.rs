@@ -1,3 +1,4 @@
+#![cfg(feature = "hub")]
 //! `hostwatch loadgen` against the real `hostwatch hub` over loopback: it enrols its hosts
 //! through the admin API, sends at the rate asked without errors, the hub lists every host as
 //! up, and a `--fill-disk` scenario drives one host's filesystem at the rate it names.

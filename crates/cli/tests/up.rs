@@ -1,3 +1,4 @@
+#![cfg(feature = "hub")]
 //! `hostwatch up` end to end: the real agent delivers this machine's reports to the real hub
 //! over loopback, the API serves them, and a restart keeps identity, token and numbering.
 
