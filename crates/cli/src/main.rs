@@ -227,7 +227,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 #[cfg(feature = "hub")]
                 Role::Hub => ("hub", hostwatch_hub::config::HubConfig::load(&sources)?.1),
                 #[cfg(not(feature = "hub"))]
-                Role::Hub => anyhow::bail!("this build has no hub (built without the `hub` feature)"),
+                Role::Hub => {
+                    anyhow::bail!("this build has no hub (built without the `hub` feature)")
+                }
             };
             out!("{name} configuration OK ({origin})");
             Ok(())

@@ -887,7 +887,7 @@ mod tests {
     #[test]
     fn name_that_is_not_utf8_does_not_fail_the_read() {
         let dir = tempfile::tempdir().unwrap();
-        fake_process(dir.path(), 8, "placeholder", 0, 1, 10);
+        fake_process(dir.path(), 8, "filler", 0, 1, 10);
         let mut stat = b"8 (bad\xff name) S".to_vec();
         stat.extend_from_slice(
             stat_line(8, "x", 'S', 0, 1, 10)

@@ -1,33 +1,13 @@
-#![cfg(feature = "hub")]
 //! `hostwatch loadgen` against the real `hostwatch hub` over loopback: it enrols its hosts
 //! through the admin API, sends at the rate asked without errors, the hub lists every host as
 //! up, and a `--fill-disk` scenario drives one host's filesystem at the rate it names.
 
+use crate::common::{free_port, hostwatch_on as hostwatch};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn hostwatch(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hostwatch"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HOSTWATCH_") {
-            c.env_remove(k);
-        }
-    }
-    c.current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .env("HOSTWATCH_SERVER_DATA_DIR", data);
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::process::Child;
+use std::time::Duration;
 
 /// Kills the hub however the test ends.
 struct Hub(Child);
@@ -40,20 +20,7 @@ impl Drop for Hub {
 }
 
 fn start_hub(data: &Path, port: u16) -> Hub {
-    let child = hostwatch(data)
-        .arg("hub")
-        .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let hub = Hub(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "hub did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    hub
+    Hub(crate::common::start_hub(data, port))
 }
 
 fn admin_token(data: &Path) -> String {

@@ -1,34 +1,14 @@
-#![cfg(feature = "hub")]
 //! The real `hostwatch hub` binary: enrolment from the command line, and durability — every
 //! report the hub acknowledged is in the store, even when the hub dies by SIGKILL mid-load.
 
+use crate::common::{free_port, hostwatch_on as hostwatch, start_hub};
 use hostwatch_hub::store::{SqliteStore, Store};
 use hostwatch_proto::Report;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn hostwatch(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hostwatch"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HOSTWATCH_") {
-            c.env_remove(k);
-        }
-    }
-    c.current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .env("HOSTWATCH_SERVER_DATA_DIR", data);
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Enrols `name` through the CLI; returns its token.
 fn enrol(data: &Path, name: &str) -> String {
@@ -46,25 +26,6 @@ fn enrol(data: &Path, name: &str) -> String {
         .find(|w| w.starts_with("hw_"))
         .expect("the token is printed")
         .to_string()
-}
-
-fn start_hub(data: &Path, port: u16) -> Child {
-    let child = hostwatch(data)
-        .arg("hub")
-        .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
-        // Agents adopt the hub's interval; these tests want a report a second.
-        .env("HOSTWATCH_INTERVAL_MIN_SECONDS", "1")
-        .env("HOSTWATCH_INTERVAL_DEFAULT_SECONDS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "hub did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
 }
 
 /// POSTs a report; `Some(status)` when an HTTP answer came back, `None` when the connection died.

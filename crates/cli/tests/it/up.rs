@@ -1,20 +1,12 @@
-#![cfg(feature = "hub")]
 //! `hostwatch up` end to end: the real agent delivers this machine's reports to the real hub
 //! over loopback, the API serves them, and a restart keeps identity, token and numbering.
 
+use crate::common::{free_port, hostwatch_on};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Up {
     child: Child,
@@ -22,16 +14,8 @@ struct Up {
 }
 
 fn start(data: &Path, port: u16) -> Up {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hostwatch"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HOSTWATCH_") {
-            c.env_remove(k);
-        }
-    }
-    let mut child = c
+    let mut child = hostwatch_on(data)
         .arg("up")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .env("HOSTWATCH_SERVER_DATA_DIR", data)
         .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOSTWATCH_TIERS_FAST", "1")
         .stdout(Stdio::piped())

@@ -1,22 +1,10 @@
 //! The real `hostwatch` binary, driven as an operator would.
 
+use crate::common::{free_port, hostwatch};
 use hostwatch_proto::Report;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn hostwatch() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hostwatch"));
-    // Start from built-in defaults whatever the developer's environment holds.
-    c.env_remove("HOSTWATCH_CONFIG")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HOSTWATCH_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
 
 #[test]
 fn check_config_accepts_defaults_and_names_problems() {
@@ -79,14 +67,6 @@ fn agent_without_a_sink_refuses_to_start() {
     let out = hostwatch().arg("agent").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no sink enabled"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_get(port: u16, path: &str) -> String {
