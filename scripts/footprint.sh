@@ -142,7 +142,8 @@ list() { awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }' "$1"; }
 # Build
 
 echo "== building"
-cargo build --release --locked -p hostwatch 2>&1 | tail -1
+# The agent-only build (no hub, store or server): what a host that only reports installs.
+cargo build --release --locked -p hostwatch --no-default-features 2>&1 | tail -1
 # The probe shares the benchmark's profile, so the benchmark's dependencies serve both.
 cargo build --profile bench --locked -p hostwatch-agent --example footprint_probe --bench cycle 2>&1 | tail -1
 HOSTWATCH="$TARGET_DIR/release/hostwatch"
