@@ -9,7 +9,7 @@
 
 use super::{
     ApiClient, DAY_MS, Event, EventQuery, Host, HostId, HostStatus, IncomingReport, IngestOutcome,
-    NewChunk, PendingKey, Removed, Retention, Role, Store, StoreError, StoredChunk,
+    NewChunk, PendingKey, Removed, Retention, Role, Store, StoreError, StoredChunk, compress,
 };
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
@@ -282,10 +282,6 @@ fn hash_from(id: String, blob: Vec<u8>) -> Result<TokenHash, StoreError> {
         .try_into()
         .map_err(|_| StoreError::Corrupt("a token hash is not 32 bytes".into()))?;
     Ok(TokenHash { id, hash })
-}
-
-fn compress(json: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(json, 3).expect("compressing into memory cannot fail")
 }
 
 /// Decodes a stored, zstd-compressed JSON document.
