@@ -10,13 +10,13 @@
 //! "Internal Unwrap Error: NoneError" instead of naming the field that was wrong.
 
 use crate::HostPaths;
+use crate::collect::baselines::{Baselines, Observed};
 use crate::collect::{CollectError, Collector};
 use crate::config::DisksConfig;
 use crate::filter::Filter;
 use crate::paths::read_optional;
 use hostwatch_proto::sections::{Disk, DiskRates, Disks};
 use hostwatch_proto::{SectionData, Tier};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -57,11 +57,9 @@ pub struct DisksCollector {
     buf: String,
     /// This tick's parsed lines (names as ranges into `buf`), kept to reuse the allocation.
     lines: Vec<Line>,
-    /// Every device of the previous read, reported or not, so the skip decision and the sysfs
-    /// lookup behind it happen once per device, not once per tick.
-    known: HashMap<String, Known>,
-    previous_at: Option<Instant>,
-    tick: u64,
+    /// The previous read per device (identified by major:minor), reported or not, so the skip
+    /// decision and the sysfs lookup behind it happen once per device, not once per tick.
+    baselines: Baselines<Counters, (u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -69,14 +67,6 @@ struct Line {
     name: Range<usize>,
     devno: (u32, u32),
     counters: Counters,
-}
-
-#[derive(Debug)]
-struct Known {
-    reported: bool,
-    devno: (u32, u32),
-    counters: Counters,
-    last_seen_tick: u64,
 }
 
 /// One line's counters; times in milliseconds as the kernel reports them.
@@ -105,9 +95,7 @@ impl DisksCollector {
             partitions: config.partitions,
             buf: String::new(),
             lines: Vec::new(),
-            known: HashMap::new(),
-            previous_at: None,
-            tick: 0,
+            baselines: Baselines::default(),
         }
     }
 
@@ -120,59 +108,37 @@ impl DisksCollector {
         // Parse everything before touching the baselines, so a bad line leaves them intact.
         parse_diskstats(&self.buf, &mut self.lines).map_err(|m| CollectError::parse(&path, m))?;
 
-        self.tick += 1;
-        let elapsed = self
-            .previous_at
-            .map(|at| now.saturating_duration_since(at).as_secs_f64());
+        self.baselines.begin(now);
         let mut devices = Vec::new();
         for line in &self.lines {
             let name = &self.buf[line.name.clone()];
-            let rates = match self.known.get_mut(name) {
-                Some(known) if known.devno == line.devno => {
-                    let rates = elapsed.and_then(|e| rates(&known.counters, &line.counters, e));
-                    known.counters = line.counters;
-                    known.last_seen_tick = self.tick;
-                    if !known.reported {
-                        continue;
-                    }
-                    rates
-                }
-                _ => {
-                    let reported =
-                        (self.partitions || self.is_whole_device(name)) && self.filter.allows(name);
-                    let known = Known {
-                        reported,
-                        devno: line.devno,
-                        counters: line.counters,
-                        last_seen_tick: self.tick,
-                    };
-                    self.known.insert(name.to_string(), known);
-                    if !reported {
-                        continue;
-                    }
-                    None
-                }
+            let (paths, partitions, filter) = (&self.paths, self.partitions, &self.filter);
+            let report = || (partitions || is_whole_device(paths, name)) && filter.allows(name);
+            let Observed::Shown { baseline } =
+                self.baselines
+                    .observe(name, line.devno, line.counters, report)
+            else {
+                continue;
             };
+            let rates = baseline.and_then(|(previous, e)| rates(&previous, &line.counters, e));
             devices.push(disk(name, &line.counters, rates));
         }
-        let tick = self.tick;
-        self.known.retain(|_, k| k.last_seen_tick == tick);
-        self.previous_at = Some(now);
+        self.baselines.finish();
         devices.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Some(Disks { devices }))
     }
+}
 
-    /// A whole device has an entry in `/sys/block` (device-mapper `dm-*` and md arrays included);
-    /// partitions only appear below their disk. Without `/sys`, guess from the name.
-    fn is_whole_device(&self, name: &str) -> bool {
-        let block = self.paths.sys("block");
-        if block.is_dir() {
-            // sysfs spells the `/` of names like `cciss/c0d0` as `!`.
-            let entry: PathBuf = block.join(name.replace('/', "!"));
-            entry.exists()
-        } else {
-            !looks_like_partition(name)
-        }
+/// A whole device has an entry in `/sys/block` (device-mapper `dm-*` and md arrays included);
+/// partitions only appear below their disk. Without `/sys`, guess from the name.
+fn is_whole_device(paths: &HostPaths, name: &str) -> bool {
+    let block = paths.sys("block");
+    if block.is_dir() {
+        // sysfs spells the `/` of names like `cciss/c0d0` as `!`.
+        let entry: PathBuf = block.join(name.replace('/', "!"));
+        entry.exists()
+    } else {
+        !looks_like_partition(name)
     }
 }
 

@@ -7,6 +7,7 @@ use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod baselines;
 pub mod cgroup;
 pub mod cpu;
 pub mod disks;

@@ -11,13 +11,13 @@
 //! entry per interface every tick.
 
 use crate::HostPaths;
+use crate::collect::baselines::{Baselines, Observed};
 use crate::collect::{CollectError, Collector};
 use crate::config::NetworkConfig;
 use crate::filter::Filter;
 use crate::paths::read_optional;
 use hostwatch_proto::sections::{Interface, InterfaceRates, Network};
 use hostwatch_proto::{SectionData, Tier};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -36,24 +36,15 @@ pub struct NetworkCollector {
     buf: String,
     /// This tick's parsed lines (names as ranges into `buf`), kept to reuse the allocation.
     lines: Vec<Line>,
-    /// Every interface of the previous read, reported or not, so the filter runs once per
+    /// The previous read per interface, reported or not, so the filter runs once per
     /// interface rather than once per tick.
-    known: HashMap<String, Known>,
-    previous_at: Option<Instant>,
-    tick: u64,
+    baselines: Baselines<Counters, ()>,
 }
 
 #[derive(Debug)]
 struct Line {
     name: Range<usize>,
     counters: Counters,
-}
-
-#[derive(Debug)]
-struct Known {
-    reported: bool,
-    counters: Counters,
-    last_seen_tick: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,9 +81,7 @@ impl NetworkCollector {
             filter: Filter::new(&config.include, &config.exclude),
             buf: String::new(),
             lines: Vec::new(),
-            known: HashMap::new(),
-            previous_at: None,
-            tick: 0,
+            baselines: Baselines::default(),
         }
     }
 
@@ -105,42 +94,21 @@ impl NetworkCollector {
         // Parse everything before touching the baselines, so a bad line leaves them intact.
         parse_net_dev(&self.buf, &mut self.lines).map_err(|m| CollectError::parse(&path, m))?;
 
-        self.tick += 1;
-        let elapsed = self
-            .previous_at
-            .map(|at| now.saturating_duration_since(at).as_secs_f64());
+        self.baselines.begin(now);
         let mut interfaces = Vec::new();
         for line in &self.lines {
             let name = &self.buf[line.name.clone()];
-            let rates = match self.known.get_mut(name) {
-                Some(known) => {
-                    let rates = elapsed.and_then(|e| rates(&known.counters, &line.counters, e));
-                    known.counters = line.counters;
-                    known.last_seen_tick = self.tick;
-                    if !known.reported {
-                        continue;
-                    }
-                    rates
-                }
-                None => {
-                    let reported = self.filter.allows(name);
-                    let known = Known {
-                        reported,
-                        counters: line.counters,
-                        last_seen_tick: self.tick,
-                    };
-                    self.known.insert(name.to_string(), known);
-                    if !reported {
-                        continue;
-                    }
-                    None
-                }
+            let filter = &self.filter;
+            let Observed::Shown { baseline } =
+                self.baselines
+                    .observe(name, (), line.counters, || filter.allows(name))
+            else {
+                continue;
             };
+            let rates = baseline.and_then(|(previous, e)| rates(&previous, &line.counters, e));
             interfaces.push(interface(name, &line.counters, rates));
         }
-        let tick = self.tick;
-        self.known.retain(|_, k| k.last_seen_tick == tick);
-        self.previous_at = Some(now);
+        self.baselines.finish();
         interfaces.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Some(Network { interfaces }))
     }
