@@ -138,6 +138,31 @@ impl Report {
         Ok(report)
     }
 
+    /// Folds `newer` into `self` as the latest state of every source: the newer report's
+    /// identity, time and tiers, and each section it carries replacing the older one; sections
+    /// it lacks (a slower tier not due) stay. Only the newer sections are copied.
+    pub fn absorb(&mut self, newer: &Report) {
+        // Destructured, so a field added to `Report` cannot be forgotten here.
+        let Report {
+            schema_version,
+            host_id,
+            agent,
+            seq,
+            collected_at,
+            tiers,
+            sections,
+            spool,
+        } = newer;
+        self.schema_version = *schema_version;
+        self.host_id.clone_from(host_id);
+        self.agent.clone_from(agent);
+        self.seq = *seq;
+        self.collected_at = *collected_at;
+        self.tiers.clone_from(tiers);
+        self.sections.merge_from(sections);
+        self.spool = *spool;
+    }
+
     /// The report as compact JSON, the wire form.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a report always serializes")

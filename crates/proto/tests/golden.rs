@@ -169,3 +169,21 @@ fn spool_stats_travel_in_the_report() {
     let minimal = Report::from_json(fixture("report-v1-errors.json").as_bytes()).unwrap();
     assert_eq!(minimal.spool, None, "older agents send no spool stats");
 }
+
+#[test]
+fn absorb_takes_the_newer_header_and_merges_only_the_sections_it_carries() {
+    let full = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let newer = Report::from_json(fixture("report-v1-errors.json").as_bytes()).unwrap();
+    let mut latest = full.clone();
+    latest.absorb(&newer);
+    assert_eq!((latest.host_id.as_str(), latest.seq), ("web-3", 1));
+    assert_eq!(latest.agent, newer.agent);
+    assert_eq!(latest.tiers, newer.tiers);
+    assert_eq!(latest.spool, None);
+    // Sections the newer report carries replace the old ones (errors included)…
+    assert_eq!(latest.sections.load, newer.sections.load);
+    assert_eq!(latest.sections.memory, newer.sections.memory);
+    // …the others stay as they were.
+    assert_eq!(latest.sections.cpu, full.sections.cpu);
+    assert_eq!(latest.sections.filesystems, full.sections.filesystems);
+}

@@ -40,14 +40,7 @@ impl MetricsState {
             *latest.errors.entry(name).or_insert(0) += 1;
         }
         match &mut latest.report {
-            Some(r) => {
-                let mut sections = std::mem::take(&mut r.sections);
-                sections.merge_from(&report.sections);
-                *r = Report {
-                    sections,
-                    ..report.clone()
-                };
-            }
+            Some(r) => r.absorb(report),
             None => latest.report = Some(report.clone()),
         }
     }

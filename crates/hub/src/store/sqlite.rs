@@ -496,9 +496,7 @@ impl Store for SqliteStore {
                     match &mut latest {
                         Some(l) if l.collected_at > r.collected_at => {}
                         Some(l) => {
-                            let mut sections = std::mem::take(&mut l.sections);
-                            sections.merge_from(&r.sections);
-                            *l = Report { sections, ..incoming.report.clone() };
+                            l.absorb(r);
                             latest_changed = true;
                         }
                         None => {
