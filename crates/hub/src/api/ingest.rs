@@ -3,7 +3,7 @@
 
 use super::{ApiError, auth};
 use crate::hub::{Hub, now_ms};
-use crate::store::{HostStatus, IncomingReport, Store};
+use crate::store::{HostStatus, IncomingReport, IngestOutcome, Store};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -93,13 +93,43 @@ pub async fn reports<S: Store>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let host = match admit(&hub, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    match store_reports(&hub, &host, &body).await {
+    match admit(&hub, &headers).await {
+        Ok(host) => answer(store_reports(&hub, &host, &body).await),
+        Err(refused) => refused,
+    }
+}
+
+pub async fn job_runs<S: Store>(
+    State(hub): State<Arc<Hub<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match admit(&hub, &headers).await {
+        Ok(host) => answer(store_job_runs(&hub, &host, &body).await),
+        Err(refused) => refused,
+    }
+}
+
+/// The envelope on success, the error's status and message otherwise.
+fn answer(result: Result<Envelope, ApiError>) -> Response {
+    match result {
         Ok(envelope) => Json(envelope).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The envelope for a request of `host` that stored `outcome`.
+fn envelope<S>(
+    hub: &Hub<S>,
+    host: &crate::store::Host,
+    outcome: IngestOutcome,
+    now: i64,
+) -> Envelope {
+    Envelope {
+        interval_seconds: hub.config.interval.for_host(host.interval_seconds),
+        server_time: Some(now),
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
     }
 }
 
@@ -133,57 +163,43 @@ async fn store_reports<S: Store>(
             .set_status(host.id, HostStatus::Up, now, message)
             .await?;
     }
-    Ok(Envelope {
-        interval_seconds: interval,
-        server_time: Some(now),
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
-    })
+    Ok(envelope(hub, host, outcome, now))
 }
 
-pub async fn job_runs<S: Store>(
-    State(hub): State<Arc<Hub<S>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let host = match admit(&hub, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let result = async {
-        let docs = split_documents(&body)?;
-        too_many(&hub, docs.len())?;
-        let mut runs = Vec::with_capacity(docs.len());
-        for (i, raw) in docs.into_iter().enumerate() {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            let run: JobRun = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("document {i}: invalid job run at `{}`: {}", e.path(), e.inner()),
-                )
-            })?;
-            if run.schema_version > hostwatch_proto::SCHEMA_VERSION {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("document {i}: job run schema_version {} is newer than this hub understands", run.schema_version),
-                ));
-            }
-            if run.host_id != host.name {
-                return Err(wrong_host(i, &run.host_id, &host.name));
-            }
-            runs.push(run);
+async fn store_job_runs<S: Store>(
+    hub: &Hub<S>,
+    host: &crate::store::Host,
+    body: &[u8],
+) -> Result<Envelope, ApiError> {
+    let docs = split_documents(body)?;
+    too_many(hub, docs.len())?;
+    let mut runs = Vec::with_capacity(docs.len());
+    for (i, raw) in docs.into_iter().enumerate() {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let run: JobRun = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "document {i}: invalid job run at `{}`: {}",
+                    e.path(),
+                    e.inner()
+                ),
+            )
+        })?;
+        if run.schema_version > hostwatch_proto::SCHEMA_VERSION {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "document {i}: job run schema_version {} is newer than this hub understands",
+                    run.schema_version
+                ),
+            ));
         }
-        let outcome = hub.store.ingest_job_runs(host.id, runs).await?;
-        Ok::<_, ApiError>(Envelope {
-            interval_seconds: hub.config.interval.for_host(host.interval_seconds),
-            server_time: Some(now_ms()),
-            accepted: outcome.accepted,
-            duplicates: outcome.duplicates,
-        })
+        if run.host_id != host.name {
+            return Err(wrong_host(i, &run.host_id, &host.name));
+        }
+        runs.push(run);
     }
-    .await;
-    match result {
-        Ok(envelope) => Json(envelope).into_response(),
-        Err(e) => e.into_response(),
-    }
+    let outcome = hub.store.ingest_job_runs(host.id, runs).await?;
+    Ok(envelope(hub, host, outcome, now_ms()))
 }
