@@ -12,7 +12,14 @@ use std::path::PathBuf;
 #[derive(Debug, Subcommand)]
 pub enum HostsCommand {
     /// Enrol a host: prints its token once, and the agent config to paste.
-    Add { name: String },
+    Add {
+        name: String,
+        /// A tag for filters, alert scopes and routing (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Replace a host's tags (none given: remove them all).
+    Tag { name: String, tags: Vec<String> },
     /// List enrolled hosts with their status.
     List,
     /// Remove a host and all its data.
@@ -81,8 +88,8 @@ pub fn hosts(config: HubConfig, command: HostsCommand) -> anyhow::Result<()> {
     let url = config.server.public_url();
     runtime()?.block_on(async move {
         match command {
-            HostsCommand::Add { name } => {
-                let e = enrol::add_host(&store, &name, &url, now_ms()).await?;
+            HostsCommand::Add { name, tags } => {
+                let e = enrol::add_host(&store, &name, &tags, &url, now_ms()).await?;
                 out!(
                     "host {} enrolled. Its token (shown only now):\n\n  {}\n",
                     e.host.name,
@@ -96,7 +103,7 @@ pub fn hosts(config: HubConfig, command: HostsCommand) -> anyhow::Result<()> {
             HostsCommand::List => {
                 let hosts = store.hosts().await?;
                 out!(
-                    "{:<32} {:<6} {:<25} {:>9}",
+                    "{:<32} {:<6} {:<25} {:>9}  TAGS",
                     "NAME",
                     "STATUS",
                     "LAST SEEN (UTC)",
@@ -113,13 +120,20 @@ pub fn hosts(config: HubConfig, command: HostsCommand) -> anyhow::Result<()> {
                         .map(|s| format!("{s} s"))
                         .unwrap_or_else(|| "-".into());
                     out!(
-                        "{:<32} {:<6} {:<25} {:>9}",
+                        "{:<32} {:<6} {:<25} {:>9}  {}",
                         h.name,
                         h.status.as_str(),
                         seen,
-                        interval
+                        interval,
+                        h.tags.join(",")
                     );
                 }
+            }
+            HostsCommand::Tag { name, tags } => {
+                let Some(tags) = enrol::set_tags(&store, &name, &tags).await? else {
+                    bail!("no host `{name}`");
+                };
+                out!("host {name} tags: {}", tags.join(" "));
             }
             HostsCommand::Remove { name } => {
                 if !store.remove_host(&name).await? {

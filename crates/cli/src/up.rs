@@ -120,7 +120,7 @@ async fn local_token(
             return Ok(Secret::new(saved));
         }
     }
-    let enrolment = match enrol::add_host(store, name, url, now_ms()).await {
+    let enrolment = match enrol::add_host(store, name, &[], url, now_ms()).await {
         Ok(e) => e,
         Err(enrol::EnrolError::Store(StoreError::Conflict(_))) => {
             enrol::rotate_token(store, name, url, now_ms())

@@ -29,7 +29,7 @@ async fn main() {
     let start = (now / DAY_MS - days - 1) * DAY_MS;
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    let host = enrol::add_host(&store, "bench-1", "http://127.0.0.1", 0)
+    let host = enrol::add_host(&store, "bench-1", &[], "http://127.0.0.1", 0)
         .await
         .unwrap()
         .host;

@@ -17,6 +17,8 @@ pub struct Enrolment {
 pub enum EnrolError {
     #[error("invalid name `{0}`: use 1-253 letters, digits, '-', '_' or '.'")]
     InvalidName(String),
+    #[error("invalid tag `{0}`: use 1-64 letters, digits, '-', '_', '.', ':' or '='")]
+    InvalidTag(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -30,6 +32,36 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Whether `tag` is a valid host tag: short, and safe in URLs, label values and filters.
+pub fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '='))
+}
+
+/// Checks tags and puts them in canonical form: sorted, without duplicates.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, EnrolError> {
+    if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
+        return Err(EnrolError::InvalidTag(bad.clone()));
+    }
+    let mut tags = tags.to_vec();
+    tags.sort();
+    tags.dedup();
+    Ok(tags)
+}
+
+/// Replaces a host's tags; `None` when there is no such host.
+pub async fn set_tags<S: Store>(
+    store: &S,
+    name: &str,
+    tags: &[String],
+) -> Result<Option<Vec<String>>, EnrolError> {
+    let tags = normalize_tags(tags)?;
+    Ok(store.set_host_tags(name, &tags).await?.then_some(tags))
+}
+
 fn agent_config(name: &str, hub_url: &str, token: &Secret) -> Secret {
     Secret::new(format!(
         "[agent]\nhost_id = \"{name}\"\n\n[hub]\nurl = \"{hub_url}\"\ntoken = \"{}\"\n",
@@ -37,18 +69,24 @@ fn agent_config(name: &str, hub_url: &str, token: &Secret) -> Secret {
     ))
 }
 
-/// Creates a host and issues its token.
+/// Creates a host with its tags and issues its token.
 pub async fn add_host<S: Store>(
     store: &S,
     name: &str,
+    tags: &[String],
     hub_url: &str,
     now: i64,
 ) -> Result<Enrolment, EnrolError> {
     if !valid_name(name) {
         return Err(EnrolError::InvalidName(name.to_string()));
     }
+    let tags = normalize_tags(tags)?;
     let issued = token::issue();
-    let host = store.create_host(name, &issued.stored, now).await?;
+    let mut host = store.create_host(name, &issued.stored, now).await?;
+    if !tags.is_empty() {
+        store.set_host_tags(name, &tags).await?;
+        host.tags = tags;
+    }
     let agent_config = agent_config(name, hub_url, &issued.token);
     Ok(Enrolment {
         host,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod enrol;
 pub mod heartbeat;
 pub mod hub;
+pub mod notice;
 pub mod rate;
 pub mod series;
 pub mod serve;

@@ -10,7 +10,7 @@ use crate::store::{Store, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::sync::Arc;
 
 /// All routes. Kept apart from the socket so tests can drive it directly.
@@ -35,6 +35,7 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
             "/api/v1/hosts/{name}/rotate-token",
             post(query::rotate_token::<S>),
         )
+        .route("/api/v1/hosts/{name}/tags", put(query::set_tags::<S>))
         .route("/api/v1/hosts/{name}/jobs", get(query::jobs::<S>))
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))

@@ -170,6 +170,30 @@ pub async fn jobs<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct NewHost {
     pub name: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Tags {
+    pub tags: Vec<String>,
+}
+
+/// `PUT /api/v1/hosts/{name}/tags`: replaces a host's tags; answers the canonical list.
+pub async fn set_tags<S: Store>(
+    State(hub): State<Arc<Hub<S>>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<Tags>,
+) -> Result<Json<Tags>, ApiError> {
+    auth::client(&hub, &headers, Role::Admin).await?;
+    match enrol::set_tags(&hub.store, &name, &body.tags).await? {
+        Some(tags) => Ok(Json(Tags { tags })),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no host `{name}`"),
+        )),
+    }
 }
 
 /// The answer to enrolment: shown once, as the token is not stored.
@@ -178,6 +202,7 @@ pub struct EnrolmentReply {
     pub name: String,
     pub token: String,
     pub agent_config: String,
+    pub tags: Vec<String>,
 }
 
 impl From<enrol::Enrolment> for EnrolmentReply {
@@ -186,6 +211,7 @@ impl From<enrol::Enrolment> for EnrolmentReply {
             name: e.host.name,
             token: e.token.expose().to_string(),
             agent_config: e.agent_config.expose().to_string(),
+            tags: e.host.tags,
         }
     }
 }
@@ -193,7 +219,9 @@ impl From<enrol::Enrolment> for EnrolmentReply {
 impl From<EnrolError> for ApiError {
     fn from(e: EnrolError) -> Self {
         match e {
-            EnrolError::InvalidName(_) => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+            EnrolError::InvalidName(_) | EnrolError::InvalidTag(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+            }
             EnrolError::Store(s) => s.into(),
         }
     }
@@ -208,6 +236,7 @@ pub async fn add_host<S: Store>(
     let e = enrol::add_host(
         &hub.store,
         &new.name,
+        &new.tags,
         &hub.config.server.public_url(),
         now_ms(),
     )

@@ -55,6 +55,8 @@ pub struct Host {
     pub last_seen: Option<i64>,
     /// The interval the host was last told to use; the heartbeat judges lateness against it.
     pub expected_interval: Option<u32>,
+    /// Groups for filters, alert scopes and notification routing (see `enrol::valid_tag`).
+    pub tags: Vec<String>,
 }
 
 /// The dead-man's switch: a host that stops reporting is a host that is down.
@@ -255,6 +257,13 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         token: &TokenHash,
         now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces a host's tags. `false` when no such host.
+    fn set_host_tags(
+        &self,
+        name: &str,
+        tags: &[String],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The host a token id belongs to, with the stored hash to verify the secret against.

@@ -248,8 +248,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-const HOST_COLUMNS: &str =
-    "id, name, created_at, interval_seconds, status, status_since, last_seen, expected_interval";
+const HOST_COLUMNS: &str = "id, name, created_at, interval_seconds, status, status_since, last_seen, expected_interval, tags";
 
 fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let status: String = row.get(4)?;
@@ -262,7 +261,13 @@ fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         status_since: row.get(5)?,
         last_seen: row.get(6)?,
         expected_interval: row.get(7)?,
+        tags: tags_from_json(&row.get::<_, String>(8)?),
     })
+}
+
+/// Tags as stored; a damaged value reads as no tags rather than hiding the host.
+fn tags_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 fn stored_chunk(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredChunk> {
@@ -427,6 +432,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_host_tags(&self, name: &str, tags: &[String]) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        let json = serde_json::to_string(tags)
+            .map_err(|e| StoreError::Database(format!("encoding tags: {e}")))?;
+        self.write(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE hosts SET tags = ?1 WHERE name = ?2",
+                    params![json, name],
+                )
+                .map_err(db)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn host_by_token_id(
         &self,
         token_id: &str,
@@ -437,7 +458,7 @@ impl Store for SqliteStore {
                 .query_row(
                     &format!("SELECT {HOST_COLUMNS}, token_hash FROM hosts WHERE token_id = ?1"),
                     [&token_id],
-                    |r| Ok((host_row(r)?, r.get::<_, Vec<u8>>(8)?)),
+                    |r| Ok((host_row(r)?, r.get::<_, Vec<u8>>(9)?)),
                 )
                 .optional()
                 .map_err(db)?;

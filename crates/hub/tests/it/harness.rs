@@ -51,7 +51,7 @@ impl TestHub {
 
     /// Enrols a host; returns its token.
     pub async fn enrol(&self, name: &str) -> String {
-        let e = enrol::add_host(&self.hub.store, name, "http://127.0.0.1", 0)
+        let e = enrol::add_host(&self.hub.store, name, &[], "http://127.0.0.1", 0)
             .await
             .unwrap();
         e.token.expose().to_string()

@@ -461,3 +461,68 @@ async fn the_query_api_needs_an_api_token_and_admin_for_changes() {
     assert_eq!(hub.get("/api/v1/hosts/db-9", &hub.viewer).await.status, 404);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn hosts_carry_tags_set_at_enrolment_and_replaced_by_admins() {
+    let hub = TestHub::start(HubConfig::default()).await;
+    let auth = format!("Bearer {}", hub.admin);
+    let json = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let created = hub
+        .request(
+            "POST",
+            "/api/v1/hosts",
+            &json,
+            br#"{"name": "db-1", "tags": ["prod", "db", "prod"]}"#,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["tags"], serde_json::json!(["db", "prod"]));
+    let listed = hub.get("/api/v1/hosts", &hub.viewer).await.json();
+    assert_eq!(listed[0]["tags"], serde_json::json!(["db", "prod"]));
+
+    let bad = hub
+        .request(
+            "PUT",
+            "/api/v1/hosts/db-1/tags",
+            &json,
+            br#"{"tags": ["has space"]}"#,
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("has space"), "{}", bad.text());
+    let viewer = format!("Bearer {}", hub.viewer);
+    let refused = hub
+        .request(
+            "PUT",
+            "/api/v1/hosts/db-1/tags",
+            &[
+                ("Authorization", viewer.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            br#"{"tags": ["x"]}"#,
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let set = hub
+        .request(
+            "PUT",
+            "/api/v1/hosts/db-1/tags",
+            &json,
+            br#"{"tags": ["staging"]}"#,
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let host = hostwatch_hub::store::Store::host(&hub.hub.store, "db-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(host.tags, vec!["staging".to_string()]);
+    let missing = hub
+        .request("PUT", "/api/v1/hosts/nope/tags", &json, br#"{"tags": []}"#)
+        .await;
+    assert_eq!(missing.status, 404);
+    hub.stop().await;
+}
