@@ -13,6 +13,9 @@ pub struct HubConfig {
     pub interval: IntervalConfig,
     pub ingest: IngestConfig,
     pub retention: RetentionConfig,
+    pub trend: crate::trend::TrendConfig,
+    pub score: crate::score::ScoreConfig,
+    pub digest: crate::digest::DigestConfig,
 }
 
 /// `[server]`: the hub's own listener and storage. (An agent's `[hub]` section says where its
@@ -127,7 +130,15 @@ impl Default for RetentionConfig {
 }
 
 impl HubConfig {
-    pub const SECTIONS: &'static [&'static str] = &["server", "interval", "ingest", "retention"];
+    pub const SECTIONS: &'static [&'static str] = &[
+        "server",
+        "interval",
+        "ingest",
+        "retention",
+        "trend",
+        "score",
+        "digest",
+    ];
 
     /// Finds, reads, overlays and validates the hub's configuration.
     pub fn load(sources: &Sources) -> Result<(HubConfig, Origin), ConfigError> {
@@ -173,6 +184,9 @@ impl HubConfig {
         if r.reports_hours == 0 {
             return Err("key `retention.reports_hours`: must be positive".into());
         }
+        self.trend.validate()?;
+        self.score.validate()?;
+        self.digest.validate()?;
         Ok(())
     }
 

@@ -4,14 +4,18 @@
 pub mod api;
 pub mod compact;
 pub mod config;
+pub mod digest;
 pub mod enrol;
 pub mod heartbeat;
+pub mod history;
 pub mod hub;
 pub mod notice;
 pub mod rate;
+pub mod score;
 pub mod series;
 pub mod serve;
 pub mod store;
 pub mod token;
+pub mod trend;
 
 pub use hub::Hub;

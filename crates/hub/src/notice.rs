@@ -83,3 +83,30 @@ pub trait Notifier: Send + Sync + 'static {
     /// The weekly digest, for every channel that takes it.
     fn digest(&self, message: DigestMessage);
 }
+
+/// The notifier a hub has until channels are configured: it logs what it would have sent, so
+/// nothing is lost silently.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn alert(&self, notice: AlertNotice) {
+        tracing::info!(rule = %notice.rule, state = ?notice.state, "{} (no notification channel)", notice.summary);
+    }
+
+    fn stop_repeating(&self, _fingerprint: &str) {}
+
+    fn digest(&self, message: DigestMessage) {
+        tracing::info!(subject = %message.subject, "weekly digest (no notification channel):\n{}", message.text);
+    }
+}
+
+/// A shared notifier, as the hub holds it.
+#[derive(Clone)]
+pub struct NotifierHandle(pub std::sync::Arc<dyn Notifier>);
+
+impl std::fmt::Debug for NotifierHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotifierHandle")
+    }
+}

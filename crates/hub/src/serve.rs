@@ -20,10 +20,14 @@ pub async fn serve<S: Store>(
 ) -> std::io::Result<()> {
     let heartbeat = tokio::spawn(crate::heartbeat::run(hub.clone(), HEARTBEAT_EVERY));
     let compactor = tokio::spawn(crate::compact::run(hub.clone(), COMPACT_EVERY));
+    let scores = tokio::spawn(crate::score::run(hub.clone()));
+    let digest = tokio::spawn(crate::digest::run(hub.clone(), hub.notifier.0.clone()));
     let result = axum::serve(listener, crate::api::router(hub))
         .with_graceful_shutdown(shutdown)
         .await;
     heartbeat.abort();
     compactor.abort();
+    scores.abort();
+    digest.abort();
     result
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod ingest;
+mod insight;
 mod query;
 
 use crate::hub::Hub;
@@ -39,6 +40,9 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         .route("/api/v1/hosts/{name}/jobs", get(query::jobs::<S>))
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
+        .route("/api/v1/score", get(insight::fleet_score::<S>))
+        .route("/api/v1/hosts/{name}/score", get(insight::host_score::<S>))
+        .route("/api/v1/hosts/{name}/trends", get(insight::trends::<S>))
         .merge(ingest)
         .with_state(hub)
 }

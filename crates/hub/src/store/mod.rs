@@ -399,6 +399,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token_id: &str,
     ) -> impl Future<Output = Result<Option<(ApiClient, TokenHash)>, StoreError>> + Send;
+
+    /// Records that the weekly digest of `week` (its send date, `2026-06-01`) is being sent;
+    /// `false` when it already was, so each week is sent once, even by several hubs.
+    fn claim_digest(
+        &self,
+        week: String,
+        at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The last week a digest was sent for, and when (unix ms).
+    fn last_digest(&self)
+    -> impl Future<Output = Result<Option<(String, i64)>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -953,6 +953,32 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn claim_digest(&self, week: String, at: i64) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO digests (week, sent_at) VALUES (?1, ?2) ON CONFLICT (week) DO NOTHING",
+                    params![week, at],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn last_digest(&self) -> Result<Option<(String, i64)>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT week, sent_at FROM digests ORDER BY sent_at DESC, week DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
 }
 
 impl SqliteStore {
