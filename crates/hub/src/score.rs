@@ -692,7 +692,7 @@ impl ScoreCache {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(host)
-            .filter(|(at, _)| now - at < PROJECTIONS_FRESH_MS)
+            .filter(|(at, _)| (now - at).abs() < PROJECTIONS_FRESH_MS)
             .map(|(_, p)| p.clone())
     }
 }
