@@ -11,6 +11,8 @@ macro_rules! out {
 }
 
 #[cfg(feature = "hub")]
+mod digest_cmd;
+#[cfg(feature = "hub")]
 mod hub_cmd;
 #[cfg(feature = "hub")]
 mod loadgen;
@@ -142,6 +144,9 @@ enum Command {
         command: hub_cmd::HostsCommand,
     },
     #[cfg(feature = "hub")]
+    /// The weekly digest: `--preview` prints the week ending now (`--html` for the email's).
+    Digest(digest_cmd::Args),
+    #[cfg(feature = "hub")]
     /// Simulate a fleet of agents reporting to a hub, and measure its ingest: reports/s,
     /// samples/s, latency percentiles, errors.
     Loadgen(loadgen::Args),
@@ -247,6 +252,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Hosts { config, command } => {
             hub_cmd::hosts(hub_cmd::load_config(config)?, command)
         }
+        #[cfg(feature = "hub")]
+        Command::Digest(args) => digest_cmd::run(args),
         #[cfg(feature = "hub")]
         Command::Loadgen(args) => loadgen::run(args),
         #[cfg(feature = "hub")]

@@ -4,6 +4,8 @@
 mod cli;
 mod common;
 #[cfg(feature = "hub")]
+mod digest;
+#[cfg(feature = "hub")]
 mod hub;
 #[cfg(feature = "hub")]
 mod loadgen;
