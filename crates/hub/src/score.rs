@@ -333,9 +333,9 @@ pub fn cpu(weight: f64, steal: Option<f64>) -> Dimension {
     }
 }
 
-/// Memory pressure from the available share (100 − used %, 1-hour average): > 20 % full,
-/// > 10 % ¾, > 5 % ¼, else 0 (seed: 20/15/5/0); swap pressure (swap in use with SwapCached
-/// above 200 MiB) caps it at ¾.
+/// Memory pressure from the available share (100 − used %, 1-hour average): above 20 % full,
+/// above 10 % ¾, above 5 % ¼, else 0 (seed: 20/15/5/0); swap pressure (swap in use with
+/// SwapCached above 200 MiB) caps it at ¾.
 pub fn memory(
     weight: f64,
     used_avg: Option<f64>,
@@ -737,11 +737,11 @@ pub async fn refresh<S: Store>(hub: &Hub<S>, now: i64) -> Result<usize, StoreErr
         }
     }
     let names: std::collections::HashSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    for map in [&hub.scores.scores] {
-        map.write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| names.contains(k.as_str()));
-    }
+    hub.scores
+        .scores
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|k, _| names.contains(k.as_str()));
     hub.scores
         .projections
         .write()
