@@ -103,6 +103,8 @@ struct EngineState {
     /// The collection time of the last report judged per host: an older or the same report
     /// is never judged again.
     watermarks: HashMap<HostId, i64>,
+    /// The same, once the pass's notices have been handed to the notifier.
+    judged: HashMap<HostId, i64>,
     spool: HashMap<HostId, SpoolHistory>,
     /// Per (host, mount): when fetched (clock) and the projection.
     projections: HashMap<(HostId, String), (i64, Option<FsProjection>)>,
@@ -311,6 +313,10 @@ impl AlertEngine {
             let mut st = self.lock();
             let names: HashSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             st.instances.retain(|h, _| names.contains(h.as_str()));
+            let ids: HashSet<HostId> = hosts.iter().map(|h| h.id).collect();
+            st.watermarks.retain(|id, _| ids.contains(id));
+            st.spool.retain(|id, _| ids.contains(id));
+            st.projections.retain(|(id, _), _| ids.contains(id));
             for h in &hosts {
                 st.host_ids.insert(h.name.clone(), h.id);
                 st.host_tags.insert(h.name.clone(), h.tags.clone());
@@ -330,7 +336,15 @@ impl AlertEngine {
             out.save.expired_silences = expired;
             self.reconcile(&mut st, now, &mut out, None);
         }
-        self.finish(store, out).await
+        let sent = self.finish(store, out).await?;
+        let mut st = self.lock();
+        for (host, (samples, _)) in hosts.iter().zip(&inputs) {
+            if let Some(s) = samples {
+                st.judged.insert(host.id, s.at);
+            }
+        }
+        st.judged.retain(|id, _| hosts.iter().any(|h| h.id == *id));
+        Ok(sent)
     }
 
     fn evaluate_host(
@@ -589,6 +603,12 @@ impl AlertEngine {
                 ))
         });
         out
+    }
+
+    /// The collection time of the newest report of `host` the engine has judged and whose
+    /// notices it has handed to the notifier.
+    pub fn judged_until(&self, host: HostId) -> Option<i64> {
+        self.lock().judged.get(&host).copied()
     }
 
     /// Firing alerts per host as `(warning, critical)`, from memory: cheap for every page.

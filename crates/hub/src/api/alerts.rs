@@ -82,7 +82,13 @@ pub async fn ack<S: Store>(
     };
     match hub
         .alerts
-        .ack(&hub.store, &fingerprint, &client.name, req.comment, now_ms())
+        .ack(
+            &hub.store,
+            &fingerprint,
+            &client.name,
+            req.comment,
+            now_ms(),
+        )
         .await
     {
         Ok(ack) => Ok(Json(ack)),
