@@ -546,7 +546,7 @@ fn apply(cmp: Cmp, mut eff: Effective, tuning: &Tuning) -> Result<Effective, Str
 
 /// Sorts levels most severe first and checks their order and hysteresis.
 fn check_levels(cmp: Cmp, levels: &mut [Level]) -> Result<(), String> {
-    levels.sort_by(|a, b| b.severity.cmp(&a.severity));
+    levels.sort_by_key(|l| std::cmp::Reverse(l.severity));
     for l in levels.iter() {
         let key = l.severity.as_str();
         if !l.threshold.is_finite() || !l.clear.is_finite() {
@@ -647,7 +647,7 @@ fn compile_user(u: &UserRule) -> Result<Rule, String> {
         }
     }
     check_levels(cmp, &mut levels).map_err(|e| format!("`{e}"))?;
-    for (k, _) in &u.labels {
+    for k in u.labels.keys() {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("`labels`: `{k}` is not a label name"));
         }

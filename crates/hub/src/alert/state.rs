@@ -80,12 +80,12 @@ pub struct Instance {
 
 /// The most severe level `value` holds: breaching its threshold, or, for the level the alert
 /// is already firing at (or a lower one), still breaching its clear threshold.
-pub fn target<'a>(
+pub fn target(
     cmp: Cmp,
-    levels: &'a [Level],
+    levels: &[Level],
     firing_at: Option<Severity>,
     value: f64,
-) -> Option<&'a Level> {
+) -> Option<&Level> {
     levels.iter().find(|l| {
         cmp.breaches(value, l.threshold)
             || (firing_at.is_some_and(|s| s >= l.severity) && cmp.breaches(value, l.clear))
