@@ -211,7 +211,7 @@ pub async fn run<S: Store>(hub: Arc<Hub<S>>, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "compaction failed"),
         }
-        if now - last_upkeep >= HOUR_MS {
+        if now.saturating_sub(last_upkeep) >= HOUR_MS {
             last_upkeep = now;
             if let Err(e) = merge_days(&hub.store, now).await {
                 tracing::error!(error = %e, "merging daily chunks failed");

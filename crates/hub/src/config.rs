@@ -13,6 +13,8 @@ pub struct HubConfig {
     pub interval: IntervalConfig,
     pub ingest: IngestConfig,
     pub retention: RetentionConfig,
+    /// `[alerts]`: evaluation, built-in rule tuning, overrides, user rules (docs/alerts.md).
+    pub alerts: crate::alert::AlertsConfig,
     pub trend: crate::trend::TrendConfig,
     pub score: crate::score::ScoreConfig,
     pub digest: crate::digest::DigestConfig,
@@ -135,6 +137,7 @@ impl HubConfig {
         "interval",
         "ingest",
         "retention",
+        "alerts",
         "trend",
         "score",
         "digest",
@@ -184,6 +187,7 @@ impl HubConfig {
         if r.reports_hours == 0 {
             return Err("key `retention.reports_hours`: must be positive".into());
         }
+        crate::alert::RuleSet::compile(&self.alerts)?;
         self.trend.validate()?;
         self.score.validate()?;
         self.digest.validate()?;

@@ -1,6 +1,7 @@
 //! The hostwatch hub: receives every host's reports (the report is the heartbeat), stores them
 //! durably, tracks which hosts are up, late or down, and answers queries.
 
+pub mod alert;
 pub mod api;
 pub mod compact;
 pub mod config;

@@ -66,6 +66,8 @@ fn labelled(name: &'static str, labels: Vec<(&'static str, String)>, value: f64)
 pub fn points(r: &Report, out: &mut Vec<Point>) {
     let s = &r.sections;
     if let Some(Section::Ok(c)) = &s.cpu {
+        // For per-core judgements (the load_per_core alert).
+        out.push(plain("cpu.logical_cores", f64::from(c.logical_cores)));
         if let Some(u) = &c.usage {
             for (name, v) in [
                 ("cpu.busy_pct", u.busy_pct),
@@ -105,13 +107,30 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
             out.push(plain(name, v));
         }
         if let Some(p) = &m.pressure {
-            for (some, full, res) in [
-                ("psi.cpu_some_pct", "psi.cpu_full_pct", &p.cpu),
-                ("psi.memory_some_pct", "psi.memory_full_pct", &p.memory),
-                ("psi.io_some_pct", "psi.io_full_pct", &p.io),
+            for (some, full, some60, res) in [
+                (
+                    "psi.cpu_some_pct",
+                    "psi.cpu_full_pct",
+                    "psi.cpu_some_avg60_pct",
+                    &p.cpu,
+                ),
+                (
+                    "psi.memory_some_pct",
+                    "psi.memory_full_pct",
+                    "psi.memory_some_avg60_pct",
+                    &p.memory,
+                ),
+                (
+                    "psi.io_some_pct",
+                    "psi.io_full_pct",
+                    "psi.io_some_avg60_pct",
+                    &p.io,
+                ),
             ] {
                 if let Some(res) = res {
                     out.push(plain(some, res.some.avg10_pct));
+                    // The steadier minute average, which the pressure alerts judge.
+                    out.push(plain(some60, res.some.avg60_pct));
                     if let Some(f) = &res.full {
                         out.push(plain(full, f.avg10_pct));
                     }
@@ -171,11 +190,15 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
                 .label
                 .clone()
                 .unwrap_or_else(|| sensor.sensor.clone());
-            out.push(labelled(
-                "temp.sensor_celsius",
-                vec![("chip", sensor.chip.clone()), ("sensor", label)],
-                sensor.celsius,
-            ));
+            let l = || vec![("chip", sensor.chip.clone()), ("sensor", label.clone())];
+            out.push(labelled("temp.sensor_celsius", l(), sensor.celsius));
+            // The sensor's own limits, which the temperature alert prefers to a fixed one.
+            if let Some(v) = sensor.max_celsius {
+                out.push(labelled("temp.sensor_max_celsius", l(), v));
+            }
+            if let Some(v) = sensor.crit_celsius {
+                out.push(labelled("temp.sensor_crit_celsius", l(), v));
+            }
         }
     }
     if let Some(Section::Ok(p)) = &s.processes {
@@ -257,6 +280,17 @@ mod tests {
             Some(41.85)
         );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
+        assert_eq!(value(&out, "cpu.logical_cores"), Some(2.0));
+        assert_eq!(value(&out, "psi.io_some_avg60_pct"), Some(0.9));
+        let package = "{chip=\"platform_coretemp_0\",sensor=\"Package id 0\"}";
+        assert_eq!(
+            value(&out, &format!("temp.sensor_max_celsius{package}")),
+            Some(84.0)
+        );
+        assert_eq!(
+            value(&out, &format!("temp.sensor_crit_celsius{package}")),
+            Some(100.0)
+        );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));
         assert!(

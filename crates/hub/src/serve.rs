@@ -22,6 +22,7 @@ pub async fn serve<S: Store>(
     let compactor = tokio::spawn(crate::compact::run(hub.clone(), COMPACT_EVERY));
     let scores = tokio::spawn(crate::score::run(hub.clone()));
     let digest = tokio::spawn(crate::digest::run(hub.clone(), hub.notifier.0.clone()));
+    let alerts = tokio::spawn(crate::alert::run(hub.clone()));
     let result = axum::serve(listener, crate::api::router(hub))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -29,5 +30,6 @@ pub async fn serve<S: Store>(
     compactor.abort();
     scores.abort();
     digest.abort();
+    alerts.abort();
     result
 }

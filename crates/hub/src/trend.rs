@@ -375,6 +375,50 @@ pub async fn project_filesystems<S: Store>(
     project_series(store, host, "fs.used_pct", now, config).await
 }
 
+/// The alert engine's `fs_projected_full` rule asks this for one mount at a time; the engine
+/// already spaces the asks out (`projection_every`), so each is a fresh fit over the store.
+#[derive(Debug, Clone)]
+pub struct StoreProjection<S> {
+    store: S,
+    config: TrendConfig,
+}
+
+impl<S: Store> StoreProjection<S> {
+    pub fn new(store: S, config: TrendConfig) -> StoreProjection<S> {
+        StoreProjection { store, config }
+    }
+}
+
+impl<S: Store> crate::alert::Projection for StoreProjection<S> {
+    fn filesystem<'a>(
+        &'a self,
+        host: &'a crate::store::Host,
+        mount: &'a str,
+        now: i64,
+    ) -> crate::alert::BoxFuture<'a, Option<crate::alert::FsProjection>> {
+        Box::pin(async move {
+            let fits = match project_filesystems(&self.store, host.id, now, &self.config).await {
+                Ok(fits) => fits,
+                Err(e) => {
+                    tracing::warn!(host = %host.name, error = %e, "filesystem projection failed");
+                    return None;
+                }
+            };
+            let fit = fits
+                .into_iter()
+                .find(|p| p.labels.get("mount").map(String::as_str) == Some(mount))?;
+            Some(crate::alert::FsProjection {
+                full_at: fit
+                    .reaches_all
+                    .iter()
+                    .find(|r| r.threshold_pct >= 100.0)
+                    .map(|r| r.at_ms),
+                fit: fit.r2?,
+            })
+        })
+    }
+}
+
 /// Filesystems, memory and swap of `host` at `now`.
 pub async fn project_host<S: Store>(
     store: &S,

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: ingest for agents (host tokens), queries and administration
 //! for people and scripts (API tokens). The dashboard will use the same endpoints.
 
+mod alerts;
 mod auth;
 mod ingest;
 mod insight;
@@ -11,7 +12,7 @@ use crate::store::{Store, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use std::sync::Arc;
 
 /// All routes. Kept apart from the socket so tests can drive it directly.
@@ -43,6 +44,14 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         .route("/api/v1/score", get(insight::fleet_score::<S>))
         .route("/api/v1/hosts/{name}/score", get(insight::host_score::<S>))
         .route("/api/v1/hosts/{name}/trends", get(insight::trends::<S>))
+        .route("/api/v1/alerts", get(alerts::list::<S>))
+        .route("/api/v1/hosts/{name}/alerts", get(alerts::of_host::<S>))
+        .route("/api/v1/alerts/{fingerprint}/ack", post(alerts::ack::<S>))
+        .route(
+            "/api/v1/silences",
+            get(alerts::silences::<S>).post(alerts::create_silence::<S>),
+        )
+        .route("/api/v1/silences/{id}", delete(alerts::delete_silence::<S>))
         .merge(ingest)
         .with_state(hub)
 }

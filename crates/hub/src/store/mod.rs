@@ -215,6 +215,56 @@ pub struct EventQuery {
     pub limit: u32,
 }
 
+/// A persisted alert instance: the engine's JSON with the columns the store indexes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    pub fingerprint: String,
+    /// Its host (the row goes with the host).
+    pub host_id: Option<HostId>,
+    pub rule: String,
+    pub state: String,
+    pub body: String,
+}
+
+/// An event to record with an alert save.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub host: Option<HostId>,
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What the alert engine loads when the hub starts.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSnapshot {
+    pub instances: Vec<StoredAlert>,
+    pub silences: Vec<crate::alert::Silence>,
+    pub acks: Vec<crate::alert::Ack>,
+}
+
+/// One evaluation's changes to the alert state, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSave {
+    pub upserts: Vec<StoredAlert>,
+    /// Fingerprints of instances to forget (their acks go too).
+    pub removed: Vec<String>,
+    /// Acks of alerts that stopped firing.
+    pub removed_acks: Vec<String>,
+    pub expired_silences: Vec<i64>,
+    pub events: Vec<NewEvent>,
+}
+
+impl AlertSave {
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty()
+            && self.removed.is_empty()
+            && self.removed_acks.is_empty()
+            && self.expired_silences.is_empty()
+            && self.events.is_empty()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} already exists")]
@@ -236,7 +286,8 @@ pub enum StoreError {
 }
 
 /// The hub's storage contract.
-pub trait Store: Send + Sync + 'static {
+/// Stores are cheap handles (a pool, a writer queue): clones share one database.
+pub trait Store: Clone + Send + Sync + 'static {
     fn create_host(
         &self,
         name: &str,
@@ -411,6 +462,28 @@ pub trait Store: Send + Sync + 'static {
     /// The last week a digest was sent for, and when (unix ms).
     fn last_digest(&self)
     -> impl Future<Output = Result<Option<(String, i64)>, StoreError>> + Send;
+
+    /// The alert engine's persisted state: instances, silences (including expired ones not
+    /// yet removed), acks.
+    fn alert_state(&self) -> impl Future<Output = Result<AlertSnapshot, StoreError>> + Send;
+
+    /// Writes an evaluation's alert changes and events in one transaction.
+    fn save_alerts(&self, save: AlertSave) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a silence; returns it with its id.
+    fn create_silence(
+        &self,
+        silence: crate::alert::NewSilence,
+    ) -> impl Future<Output = Result<crate::alert::Silence, StoreError>> + Send;
+
+    /// `false` when no such silence.
+    fn delete_silence(&self, id: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records (or replaces) the acknowledgement of an alert.
+    fn set_ack(
+        &self,
+        ack: crate::alert::Ack,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]

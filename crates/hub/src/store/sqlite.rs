@@ -8,8 +8,9 @@
 //! separate connections, which WAL lets run alongside the writer.
 
 use super::{
-    ApiClient, DAY_MS, Event, EventQuery, Host, HostId, HostStatus, IncomingReport, IngestOutcome,
-    NewChunk, PendingKey, Removed, Retention, Role, Store, StoreError, StoredChunk, compress,
+    AlertSave, AlertSnapshot, ApiClient, DAY_MS, Event, EventQuery, Host, HostId, HostStatus,
+    IncomingReport, IngestOutcome, NewChunk, PendingKey, Removed, Retention, Role, Store,
+    StoreError, StoredAlert, StoredChunk, compress,
 };
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
@@ -311,6 +312,190 @@ fn insert_event(
 }
 
 impl Store for SqliteStore {
+    async fn alert_state(&self) -> Result<AlertSnapshot, StoreError> {
+        self.read(|c| {
+            let instances = c
+                .prepare_cached(
+                    "SELECT fingerprint, host_id, rule, state, body FROM alert_instances",
+                )
+                .map_err(db)?
+                .query_map([], |r| {
+                    Ok(StoredAlert {
+                        fingerprint: r.get(0)?,
+                        host_id: r.get(1)?,
+                        rule: r.get(2)?,
+                        state: r.get(3)?,
+                        body: r.get(4)?,
+                    })
+                })
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            let rows = c
+                .prepare_cached(
+                    "SELECT id, matchers, starts_at, ends_at, author, comment, created_at
+                     FROM alert_silences ORDER BY id",
+                )
+                .map_err(db)?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                })
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            let mut silences = Vec::new();
+            for (id, matchers, starts_at, ends_at, author, comment, created_at) in rows {
+                let matchers = serde_json::from_str(&matchers)
+                    .map_err(|e| StoreError::Corrupt(format!("silence {id}'s matchers: {e}")))?;
+                silences.push(crate::alert::Silence {
+                    id,
+                    matchers,
+                    starts_at,
+                    ends_at,
+                    author,
+                    comment,
+                    created_at,
+                });
+            }
+            let acks = c
+                .prepare_cached("SELECT fingerprint, author, at, comment FROM alert_acks")
+                .map_err(db)?
+                .query_map([], |r| {
+                    Ok(crate::alert::Ack {
+                        fingerprint: r.get(0)?,
+                        author: r.get(1)?,
+                        at: r.get(2)?,
+                        comment: r.get(3)?,
+                    })
+                })
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            Ok(AlertSnapshot {
+                instances,
+                silences,
+                acks,
+            })
+        })
+        .await
+    }
+
+    async fn save_alerts(&self, save: AlertSave) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let mut up = c
+                .prepare_cached(
+                    "INSERT INTO alert_instances (fingerprint, host_id, rule, state, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (fingerprint) DO UPDATE SET host_id = excluded.host_id,
+                       rule = excluded.rule, state = excluded.state, body = excluded.body",
+                )
+                .map_err(db)?;
+            for a in &save.upserts {
+                // A host removed meanwhile: its alerts go with it.
+                let exists = match a.host_id {
+                    None => true,
+                    Some(h) => c
+                        .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
+                        .and_then(|mut s| s.exists([h]))
+                        .map_err(db)?,
+                };
+                if exists {
+                    up.execute(params![a.fingerprint, a.host_id, a.rule, a.state, a.body])
+                        .map_err(db)?;
+                }
+            }
+            for fp in &save.removed {
+                c.prepare_cached("DELETE FROM alert_instances WHERE fingerprint = ?1")
+                    .and_then(|mut s| s.execute([fp]))
+                    .map_err(db)?;
+            }
+            for fp in save.removed.iter().chain(&save.removed_acks) {
+                c.prepare_cached("DELETE FROM alert_acks WHERE fingerprint = ?1")
+                    .and_then(|mut s| s.execute([fp]))
+                    .map_err(db)?;
+            }
+            for id in &save.expired_silences {
+                c.prepare_cached("DELETE FROM alert_silences WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(db)?;
+            }
+            for e in &save.events {
+                let host = match e.host {
+                    Some(h) => c
+                        .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
+                        .and_then(|mut s| s.exists([h]))
+                        .map_err(db)?
+                        .then_some(h),
+                    None => None,
+                };
+                if e.host.is_none() || host.is_some() {
+                    insert_event(c, host, e.at, &e.kind, &e.message)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_silence(
+        &self,
+        s: crate::alert::NewSilence,
+    ) -> Result<crate::alert::Silence, StoreError> {
+        let matchers = serde_json::to_string(&s.matchers).expect("matchers serialise");
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO alert_silences (matchers, starts_at, ends_at, author, comment, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![matchers, s.starts_at, s.ends_at, s.author, s.comment, s.created_at])
+            })
+            .map_err(db)?;
+            Ok(crate::alert::Silence {
+                id: c.last_insert_rowid(),
+                matchers: s.matchers,
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+                author: s.author,
+                comment: s.comment,
+                created_at: s.created_at,
+            })
+        })
+        .await
+    }
+
+    async fn delete_silence(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM alert_silences WHERE id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map(|n| n > 0)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn set_ack(&self, ack: crate::alert::Ack) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO alert_acks (fingerprint, author, at, comment) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (fingerprint) DO UPDATE SET author = excluded.author,
+                   at = excluded.at, comment = excluded.comment",
+            )
+            .and_then(|mut s| s.execute(params![ack.fingerprint, ack.author, ack.at, ack.comment]))
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn create_host(
         &self,
         name: &str,

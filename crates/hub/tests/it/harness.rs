@@ -26,7 +26,26 @@ impl TestHub {
 
     pub async fn start_in(config: HubConfig, dir: tempfile::TempDir) -> TestHub {
         let store = SqliteStore::open(dir.path()).unwrap();
-        let hub = Hub::new(config, store);
+        Self::serve(Hub::new(config, store), dir).await
+    }
+
+    /// A hub whose alert notices go to `notifier`.
+    pub async fn start_notifying(
+        config: HubConfig,
+        notifier: Arc<dyn hostwatch_hub::notice::Notifier>,
+    ) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let hub = Hub::with_alerting(
+            config,
+            store,
+            notifier,
+            Arc::new(hostwatch_hub::alert::NoProjection),
+        );
+        Self::serve(hub, dir).await
+    }
+
+    async fn serve(hub: Arc<Hub<SqliteStore>>, dir: tempfile::TempDir) -> TestHub {
         // Unique names, so a hub restarted on the same data directory can mint its own.
         static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

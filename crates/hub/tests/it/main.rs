@@ -1,5 +1,6 @@
 //! The hub's integration tests, over the real HTTP stack on loopback. One binary.
 
+mod alerts;
 mod compact;
 mod harness;
 mod ingest;
