@@ -1,6 +1,9 @@
 //! A real Mosquitto broker (Debian package `mosquitto`) on a free loopback port, with a config
 //! in a temp dir, killed on drop; and a small subscriber that records what arrives.
 
+// Shared with the cli tests, which use only part of it.
+#![allow(dead_code)]
+
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

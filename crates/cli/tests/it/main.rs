@@ -7,5 +7,9 @@ mod common;
 mod hub;
 #[cfg(feature = "hub")]
 mod loadgen;
+// The agent tests' Mosquitto harness, shared rather than copied.
+#[path = "../../../agent/tests/it/mosquitto.rs"]
+mod mosquitto;
+mod mqtt;
 #[cfg(feature = "hub")]
 mod up;
