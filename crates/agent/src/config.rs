@@ -27,6 +27,10 @@ pub struct AgentConfig {
     pub hub: HubConfig,
     pub spool: SpoolConfig,
     pub debug: DebugConfig,
+    pub mqtt: crate::sink::mqtt::config::MqttConfig,
+    /// The remote-command whitelist (`[[commands]]`).
+    pub commands: Vec<crate::commands::config::CommandSpec>,
+    pub remote: crate::commands::config::RemoteCommandsConfig,
 }
 
 /// `[agent]`: identity and where the host's trees are.
@@ -281,7 +285,7 @@ impl Default for HubConfig {
 /// A token from the config file or the environment. `HOSTWATCH_HUB_TOKEN=12345` arrives as a
 /// TOML integer (environment values are read as TOML when they parse), so any scalar is taken
 /// as its text — and a type error would echo the value, which a secret must never be.
-fn secret_from_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+pub(crate) fn secret_from_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Scalar {
@@ -362,6 +366,8 @@ impl AgentConfig {
         "hub",
         "spool",
         "debug",
+        "mqtt",
+        "remote",
     ];
 
     /// Finds, reads, overlays and validates the agent's configuration.
@@ -419,6 +425,8 @@ impl AgentConfig {
             ));
         }
         self.hub.validate()?;
+        self.mqtt.validate()?;
+        crate::commands::config::validate(&self.commands, &self.remote)?;
         if self.spool.max_bytes < 1024 * 1024 {
             return Err(format!(
                 "key `spool.max_bytes`: at least 1048576 (1 MiB), got {}",

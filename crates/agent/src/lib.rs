@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod collect;
+pub mod commands;
 pub mod config;
 pub mod dump;
 pub mod filter;

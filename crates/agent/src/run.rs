@@ -1,10 +1,13 @@
 //! The agent's main loop: tick, collect what is due, hand the report to every sink.
 
 use crate::Agent;
+use crate::commands::Commands;
 use crate::config::AgentConfig;
 use crate::dump::{self, Dump};
+use crate::runner::Runner;
 use crate::schedule::Schedule;
 use crate::sink::hub::{DeliveryOptions, HubClient, HubError, HubSink};
+use crate::sink::mqtt::{MqttError, MqttSink};
 use crate::sink::prometheus::{self, MetricsState};
 use crate::sink::stdout;
 use crate::spool::Spool;
@@ -31,10 +34,23 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(
-        "no sink enabled: pass --stdout, set [hub] url (HOSTWATCH_HUB_URL) or set [prometheus] \
-         listen (HOSTWATCH_PROMETHEUS_LISTEN)"
+        "no sink enabled: pass --stdout, set [hub] url (HOSTWATCH_HUB_URL), [prometheus] \
+         listen (HOSTWATCH_PROMETHEUS_LISTEN) or [mqtt] url (HOSTWATCH_MQTT_URL)"
     )]
     NoSink,
+    #[error(transparent)]
+    Mqtt(#[from] MqttError),
+    #[error(
+        "cannot reach the MQTT broker {broker} within {seconds} s ({reason}); MQTT is the only \
+         sink, so the agent stops (check [mqtt] url, the broker and the network)"
+    )]
+    MqttUnreachable {
+        broker: String,
+        seconds: u64,
+        reason: String,
+    },
+    #[error("remote commands: {0}")]
+    Commands(String),
     #[error(transparent)]
     State(#[from] StateError),
     #[error("spool {}: {source}", dir.display())]
@@ -61,7 +77,11 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    if !options.stdout && config.prometheus.listen.is_none() && !config.hub.is_enabled() {
+    if !options.stdout
+        && config.prometheus.listen.is_none()
+        && !config.hub.is_enabled()
+        && !config.mqtt.is_enabled()
+    {
         return Err(RunError::NoSink);
     }
     let metrics = MetricsState::default();
@@ -93,6 +113,15 @@ pub async fn run(
         collectors = ?agent.schedule(),
         "agent started"
     );
+    let mqtt = if config.mqtt.is_enabled() {
+        let only_sink =
+            !options.stdout && config.prometheus.listen.is_none() && !config.hub.is_enabled();
+        Some(Arc::new(
+            start_mqtt(&config, &options, agent.host_id(), &dump, only_sink).await?,
+        ))
+    } else {
+        None
+    };
     let schedule = Schedule::new(&config.tiers);
     let interval_changes = hub.as_ref().map(HubSink::interval_changes);
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -107,6 +136,7 @@ pub async fn run(
         metrics,
         dump,
         hub,
+        mqtt: mqtt.clone(),
     };
     std::thread::Builder::new()
         .name("hostwatch-collect".into())
@@ -129,6 +159,9 @@ pub async fn run(
     if let Some(hub) = hub {
         hub.shutdown().await;
     }
+    if let Some(mqtt) = mqtt {
+        mqtt.shutdown().await;
+    }
     result
 }
 
@@ -144,6 +177,7 @@ struct Collection {
     metrics: MetricsState,
     dump: Dump,
     hub: Option<HubSink>,
+    mqtt: Option<Arc<MqttSink>>,
 }
 
 impl Collection {
@@ -186,6 +220,7 @@ impl Collection {
                 &self.metrics,
                 &self.dump,
                 self.hub.as_ref(),
+                self.mqtt.as_deref(),
             ) {
                 return (Err(e), self.hub);
             }
@@ -239,6 +274,55 @@ fn start_hub(
     Ok((hub, state))
 }
 
+/// Starts the MQTT sink (and the remote-command whitelist it answers). When MQTT is the only
+/// sink, an unreachable broker is a start-up error; otherwise the sink keeps retrying.
+async fn start_mqtt(
+    config: &AgentConfig,
+    options: &RunOptions,
+    host_id: &str,
+    dump: &Dump,
+    only_sink: bool,
+) -> Result<MqttSink, RunError> {
+    let commands = if config.mqtt.commands {
+        let candidates = options
+            .state_dirs
+            .clone()
+            .unwrap_or_else(StateDirCandidates::from_process);
+        let (dir, _) = resolve_state_dir(config.agent.state_dir.as_deref(), &candidates);
+        let commands = Commands::new(
+            host_id,
+            &config.commands,
+            &config.remote,
+            Runner::new(dump.clone()),
+            dir.join("audit.jsonl"),
+        )
+        .map_err(RunError::Commands)?;
+        tracing::info!(
+            commands = config.commands.len(),
+            audit = %commands.audit_path().display(),
+            "remote commands over MQTT"
+        );
+        Some(Arc::new(commands))
+    } else {
+        None
+    };
+    let fast = Duration::from_secs(config.tiers.fast);
+    let sink = MqttSink::start(&config.mqtt, host_id, fast, commands)?;
+    tracing::info!(broker = %sink.broker(), state = %sink.topics().state, "publishing to MQTT");
+    if only_sink {
+        let seconds = config.mqtt.connect_timeout_seconds;
+        if let Err(reason) = sink.wait_connected(Duration::from_secs(seconds)).await {
+            sink.shutdown().await;
+            return Err(RunError::MqttUnreachable {
+                broker: sink.broker().to_string(),
+                seconds,
+                reason,
+            });
+        }
+    }
+    Ok(sink)
+}
+
 /// Hands one report to every sink; the dump sees it exactly as it leaves the agent.
 fn deliver(
     report: Report,
@@ -246,6 +330,7 @@ fn deliver(
     metrics: &MetricsState,
     dump: &Dump,
     hub: Option<&HubSink>,
+    mqtt: Option<&MqttSink>,
 ) -> Result<(), RunError> {
     if dump.is_enabled() {
         dump.sample(&dump::tiers_kind(&report.tiers), &report);
@@ -253,6 +338,9 @@ fn deliver(
     metrics.record(&report);
     if options.stdout {
         stdout::write_line(&mut std::io::stdout().lock(), &report).map_err(RunError::Stdout)?;
+    }
+    if let Some(mqtt) = mqtt {
+        mqtt.offer(&report);
     }
     if let Some(hub) = hub {
         hub.offer(report);

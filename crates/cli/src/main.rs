@@ -113,6 +113,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SnapshotFormat::Table)]
         format: SnapshotFormat,
     },
+    /// Keys that sign remote commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check the configuration and exit non-zero on any problem.
     CheckConfig {
         #[arg(long, short)]
@@ -158,6 +163,14 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::TokensCommand,
     },
+}
+
+/// `hostwatch keys …`
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a new Ed25519 keypair for signing remote commands: the private key for the
+    /// signer, the public key for the agents' `[remote] trusted_keys`.
+    Generate,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -211,6 +224,16 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { .. } => unreachable!("handled in main: it has its own exit status"),
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            let (private, public) = hostwatch_agent::commands::signing::generate_keypair();
+            println!(
+                "private_key = \"{private}\"  # keep secret: whoever holds it can run commands"
+            );
+            println!("public_key = \"{public}\"   # for the agents' [remote] trusted_keys");
+            Ok(())
+        }
         Command::Snapshot { config, format } => {
             let config = load_agent_config(config)?;
             let mut agent = hostwatch_agent::Agent::new(&config);

@@ -2,5 +2,6 @@
 
 pub mod exposition;
 pub mod hub;
+pub mod mqtt;
 pub mod prometheus;
 pub mod stdout;

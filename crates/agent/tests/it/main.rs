@@ -3,4 +3,6 @@
 mod fakehub;
 mod hub;
 mod logcapture;
+mod mosquitto;
+mod mqtt;
 mod prometheus;

@@ -9,5 +9,9 @@ mod digest;
 mod hub;
 #[cfg(feature = "hub")]
 mod loadgen;
+// The agent tests' Mosquitto harness, shared rather than copied.
+#[path = "../../../agent/tests/it/mosquitto.rs"]
+mod mosquitto;
+mod mqtt;
 #[cfg(feature = "hub")]
 mod up;

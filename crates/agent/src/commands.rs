@@ -1,0 +1,389 @@
+//! Remote commands: a whitelist of argv commands with checked parameters, requested over MQTT
+//! (or through the hub), run by the agent's one [`Runner`], every request audited.
+//!
+//! Request: `{"command": "restart", "params": ["nginx"], "request_id": "r-17"}` (plus
+//! `expires_at` and `signature` when `[remote] trusted_keys` is set; see
+//! [`signing`]). Response: `{"request_id", "command", "ok", "error"?, "exit_code"?, "signal"?,
+//! "output"?, "stderr"?, "truncated", "duration_ms"?, "commands"?}`. An unknown command, a
+//! parameter that breaks its rule, a wrong number of parameters, a malformed request or a bad
+//! signature get an error response and run nothing.
+
+pub mod audit;
+pub mod config;
+pub mod signing;
+
+use crate::runner::{Command, Exit, RunError, Runner};
+use audit::{Audit, AuditRecord};
+use config::{CommandSpec, LIST, ParamRule, RemoteCommandsConfig};
+use ed25519_dalek::VerifyingKey;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Mqtt,
+    Hub,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Mqtt => "mqtt",
+            Origin::Hub => "hub",
+        }
+    }
+}
+
+/// A request as it arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub command: String,
+    #[serde(default)]
+    pub params: Vec<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Unix ms after which the signed request must not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Base64 Ed25519 signature over [`signing::signed_message`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub request_id: String,
+    pub command: String,
+    /// Ran and exited 0 (or `list`).
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Output was cut at the command's `output_max_bytes`.
+    #[serde(default)]
+    pub truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The catalogue, for `list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<CatalogueEntry>>,
+}
+
+/// One command as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogueEntry {
+    pub name: String,
+    pub description: String,
+    /// Per position: `{"choices": [...]}` or `{"regex": "..."}`.
+    pub params: Vec<serde_json::Value>,
+}
+
+/// `^(?:re)$`: a rule always matches the whole parameter.
+pub fn anchored(re: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{re})$"))
+}
+
+enum Rule {
+    Choices(Vec<String>),
+    Regex(String, Regex),
+}
+
+struct Compiled {
+    spec: CommandSpec,
+    rules: Vec<Rule>,
+}
+
+/// The whitelist and what running it needs.
+pub struct Commands {
+    host: String,
+    specs: Vec<Compiled>,
+    runner: Runner,
+    audit: Audit,
+    keys: Vec<VerifyingKey>,
+    /// Signed request ids seen, with their expiry, so none runs twice.
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for Commands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Commands")
+            .field(
+                "commands",
+                &self.specs.iter().map(|c| &c.spec.name).collect::<Vec<_>>(),
+            )
+            .field("audit", &self.audit.path())
+            .field("trusted_keys", &self.keys.len())
+            .finish()
+    }
+}
+
+/// The longest a signed request may be valid for, so the replay memory stays small.
+const MAX_VALIDITY_MS: i64 = 3_600_000;
+
+impl Commands {
+    /// The whitelist of a validated configuration; `host` is the host id signatures bind to.
+    pub fn new(
+        host: &str,
+        specs: &[CommandSpec],
+        remote: &RemoteCommandsConfig,
+        runner: Runner,
+        audit_path: PathBuf,
+    ) -> Result<Commands, String> {
+        config::validate(specs, remote)?;
+        let specs = specs
+            .iter()
+            .map(|spec| Compiled {
+                spec: spec.clone(),
+                rules: spec
+                    .params
+                    .iter()
+                    .map(|r| match r {
+                        ParamRule {
+                            choices: Some(c), ..
+                        } => Rule::Choices(c.clone()),
+                        ParamRule { regex, .. } => {
+                            let re = regex.clone().unwrap_or_default();
+                            let compiled = anchored(&re).expect("validated above");
+                            Rule::Regex(re, compiled)
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let keys = remote
+            .trusted_keys
+            .iter()
+            .map(|k| signing::parse_public_key(k))
+            .collect::<Result<_, _>>()?;
+        Ok(Commands {
+            host: host.to_string(),
+            specs,
+            runner,
+            audit: Audit::new(audit_path, remote.audit_max_bytes),
+            keys,
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn audit_path(&self) -> &std::path::Path {
+        self.audit.path()
+    }
+
+    /// Answers a raw request (malformed JSON included).
+    pub async fn handle_json(&self, payload: &[u8], origin: Origin) -> Response {
+        match serde_json::from_slice::<Request>(payload) {
+            Ok(request) => self.handle(request, origin).await,
+            Err(e) => {
+                // Echo what can be salvaged, so the caller can match the answer.
+                let loose: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+                let text = |k: &str| match &loose[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => String::new(),
+                };
+                let response = Response {
+                    request_id: text("request_id"),
+                    command: text("command"),
+                    error: Some(format!("malformed request: {e}")),
+                    ..Response::default()
+                };
+                self.audit_rejected(origin, &response, &[]);
+                response
+            }
+        }
+    }
+
+    /// Checks a request and runs it if it passes.
+    pub async fn handle(&self, request: Request, origin: Origin) -> Response {
+        let request_id = request
+            .request_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(crate::state::new_uuid);
+        let mut response = Response {
+            request_id,
+            command: request.command.clone(),
+            ..Response::default()
+        };
+        if request.command == LIST {
+            response.ok = true;
+            response.commands = Some(self.catalogue());
+            self.record(origin, &response, &request.params, "ok");
+            return response;
+        }
+        let checked = self
+            .check_signature(&request, &response.request_id)
+            .and_then(|()| self.check(&request));
+        let (spec, argv) = match checked {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(origin = origin.as_str(), command = %request.command, %error, "remote command refused");
+                response.error = Some(error);
+                self.audit_rejected(origin, &response, &request.params);
+                return response;
+            }
+        };
+        let command = Command::from_argv(&argv)
+            .expect("argv has a program (validated)")
+            .timeout(Duration::from_secs(spec.timeout_seconds))
+            .output_limit(spec.output_max_bytes);
+        tracing::info!(origin = origin.as_str(), command = %request.command, request_id = %response.request_id, "running a remote command");
+        match self.runner.run(&command).await {
+            Ok(out) => {
+                response.ok = out.exit.success();
+                match out.exit {
+                    Exit::Code(c) => response.exit_code = Some(c),
+                    Exit::Signaled(s) => response.signal = Some(s),
+                }
+                response.output = Some(out.stdout.text().into_owned());
+                response.stderr = Some(out.stderr.text().into_owned());
+                response.truncated = out.stdout.truncated || out.stderr.truncated;
+                response.duration_ms = Some(out.duration.as_millis() as u64);
+                if !response.ok {
+                    response.error = Some(out.exit.to_string());
+                }
+            }
+            Err(e) => {
+                if let RunError::TimedOut { partial, .. } = &e {
+                    response.output = Some(partial.stdout.text().into_owned());
+                    response.stderr = Some(partial.stderr.text().into_owned());
+                    response.duration_ms = Some(partial.duration.as_millis() as u64);
+                }
+                response.error = Some(e.to_string());
+            }
+        }
+        let result = if response.ok { "ok" } else { "failed" };
+        self.record(origin, &response, &request.params, result);
+        response
+    }
+
+    /// The command and its full argv, or why not.
+    fn check(&self, request: &Request) -> Result<(&CommandSpec, Vec<String>), String> {
+        let Some(c) = self.specs.iter().find(|c| c.spec.name == request.command) else {
+            return Err(format!(
+                "unknown command `{}`; `list` shows what this host allows",
+                request.command
+            ));
+        };
+        let (want, got) = (c.rules.len(), request.params.len());
+        if want != got {
+            return Err(format!(
+                "`{}` takes {want} parameter(s), got {got}",
+                c.spec.name
+            ));
+        }
+        for (i, (rule, value)) in c.rules.iter().zip(&request.params).enumerate() {
+            if value.chars().any(char::is_control) {
+                return Err(format!("parameter {} contains control characters", i + 1));
+            }
+            let ok = match rule {
+                Rule::Choices(choices) => choices.contains(value),
+                Rule::Regex(_, re) => re.is_match(value),
+            };
+            if !ok {
+                let allowed = match rule {
+                    Rule::Choices(choices) => format!("one of {choices:?}"),
+                    Rule::Regex(re, _) => format!("matching `{re}`"),
+                };
+                return Err(format!(
+                    "parameter {} of `{}` must be {allowed}, got {value:?}",
+                    i + 1,
+                    c.spec.name
+                ));
+            }
+        }
+        let mut argv = c.spec.argv.clone();
+        argv.extend(request.params.iter().cloned());
+        Ok((&c.spec, argv))
+    }
+
+    /// With trusted keys configured: a valid signature for this host, unexpired, never seen.
+    fn check_signature(&self, request: &Request, request_id: &str) -> Result<(), String> {
+        if self.keys.is_empty() {
+            return Ok(());
+        }
+        let (Some(signature), Some(expires_at), Some(_)) =
+            (&request.signature, request.expires_at, &request.request_id)
+        else {
+            return Err(
+                "unsigned request: this host runs only commands signed by a trusted key \
+                 (with request_id, expires_at and signature)"
+                    .into(),
+            );
+        };
+        let message = signing::signed_message(
+            &self.host,
+            request_id,
+            expires_at,
+            &request.command,
+            &request.params,
+        );
+        if !signing::verify(&self.keys, &message, signature) {
+            return Err("bad signature: not signed by a trusted key for this host".into());
+        }
+        let now = jiff::Timestamp::now().as_millisecond();
+        if expires_at <= now {
+            return Err("expired request".into());
+        }
+        if expires_at > now + MAX_VALIDITY_MS {
+            return Err("request valid for too long (at most one hour)".into());
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, until| *until > now);
+        if seen.contains_key(request_id) {
+            return Err(format!("replayed request `{request_id}`"));
+        }
+        seen.insert(request_id.to_string(), expires_at);
+        Ok(())
+    }
+
+    fn catalogue(&self) -> Vec<CatalogueEntry> {
+        self.specs
+            .iter()
+            .map(|c| CatalogueEntry {
+                name: c.spec.name.clone(),
+                description: c.spec.description.clone(),
+                params: c
+                    .rules
+                    .iter()
+                    .map(|r| match r {
+                        Rule::Choices(choices) => serde_json::json!({ "choices": choices }),
+                        Rule::Regex(re, _) => serde_json::json!({ "regex": re }),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn audit_rejected(&self, origin: Origin, response: &Response, params: &[String]) {
+        self.record(origin, response, params, "rejected");
+    }
+
+    fn record(&self, origin: Origin, response: &Response, params: &[String], result: &str) {
+        self.audit.record(&AuditRecord {
+            time: jiff::Timestamp::now().to_string(),
+            origin: origin.as_str(),
+            request_id: &response.request_id,
+            command: &response.command,
+            params,
+            result,
+            error: response.error.as_deref(),
+            exit_code: response.exit_code,
+            duration_ms: response.duration_ms,
+        });
+    }
+}
