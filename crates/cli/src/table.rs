@@ -249,6 +249,46 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(z)) = &s.zfs {
+        let _ = writeln!(o, "\nzfs pools");
+        for p in &z.pools {
+            let scan = p
+                .scan
+                .as_ref()
+                .map(|sc| format!("{} {}", sc.function, sc.state))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {:<16} {:<9} {:>10} {:>6}% used {:>5}% frag  errors r/w/c {}/{}/{}  {scan}",
+                p.name,
+                p.state,
+                p.size_bytes
+                    .map(|b| bytes(b as f64))
+                    .unwrap_or_else(|| "-".into()),
+                opt(p.capacity_pct, 0),
+                opt(p.fragmentation_pct, 0),
+                p.read_errors,
+                p.write_errors,
+                p.checksum_errors
+            );
+            for problem in &p.problems {
+                let _ = writeln!(o, "    ! {problem}");
+            }
+        }
+    }
+    if let Some(Section::Ok(d)) = &s.zfs_datasets {
+        let _ = writeln!(o, "\nzfs datasets");
+        for ds in &d.datasets {
+            let _ = writeln!(
+                o,
+                "  {:<32} used {:>10}  avail {:>10}  ratio {}",
+                ds.name,
+                bytes(ds.used_bytes as f64),
+                bytes(ds.available_bytes as f64),
+                opt(ds.compress_ratio, 2)
+            );
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");

@@ -187,12 +187,79 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     if let Some(Section::Ok(sys)) = &s.system {
         out.push(plain("system.uptime_seconds", sys.uptime_seconds));
     }
+    zfs_points(r, out);
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
             "agent.spool_dropped_total",
             spool.dropped_total as f64,
         ));
+    }
+}
+
+/// `zfs.*`: per pool state, space, errors and scrub age; per dataset space.
+fn zfs_points(r: &Report, out: &mut Vec<Point>) {
+    let s = &r.sections;
+    if let Some(Section::Ok(z)) = &s.zfs {
+        for p in &z.pools {
+            let l = || vec![("pool", p.name.clone())];
+            out.push(labelled(
+                "zfs.online",
+                l(),
+                if p.state == "ONLINE" { 1.0 } else { 0.0 },
+            ));
+            for (name, v) in [
+                ("zfs.capacity_pct", p.capacity_pct),
+                ("zfs.fragmentation_pct", p.fragmentation_pct),
+                ("zfs.allocated_bytes", p.allocated_bytes.map(|b| b as f64)),
+                ("zfs.size_bytes", p.size_bytes.map(|b| b as f64)),
+            ] {
+                if let Some(v) = v {
+                    out.push(labelled(name, l(), v));
+                }
+            }
+            fn sum(v: &hostwatch_proto::sections::ZfsVdev) -> u64 {
+                v.read_errors
+                    + v.write_errors
+                    + v.checksum_errors
+                    + v.children.iter().map(sum).sum::<u64>()
+            }
+            let errors = p.read_errors
+                + p.write_errors
+                + p.checksum_errors
+                + p.vdevs.iter().map(sum).sum::<u64>();
+            out.push(labelled("zfs.vdev_errors", l(), errors as f64));
+            out.push(labelled("zfs.data_errors", l(), p.data_errors as f64));
+            if let Some(scan) = &p.scan {
+                if scan.function == "scrub"
+                    && let Some(end) = scan.end_ms
+                {
+                    let age = (r.collected_at - end).max(0) as f64 / 1000.0;
+                    out.push(labelled("zfs.scrub_age_seconds", l(), age));
+                }
+                if let Some(pct) = scan.progress_pct {
+                    out.push(labelled("zfs.scan_progress_pct", l(), pct));
+                }
+            }
+        }
+    }
+    if let Some(Section::Ok(d)) = &s.zfs_datasets {
+        for ds in &d.datasets {
+            let l = || vec![("dataset", ds.name.clone())];
+            out.push(labelled(
+                "zfs.dataset_used_bytes",
+                l(),
+                ds.used_bytes as f64,
+            ));
+            out.push(labelled(
+                "zfs.dataset_available_bytes",
+                l(),
+                ds.available_bytes as f64,
+            ));
+            if let Some(ratio) = ds.compress_ratio {
+                out.push(labelled("zfs.dataset_compress_ratio", l(), ratio));
+            }
+        }
     }
 }
 
@@ -257,6 +324,14 @@ mod tests {
             Some(41.85)
         );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
+        assert_eq!(value(&out, "zfs.online{pool=\"rpool\"}"), Some(0.0));
+        assert_eq!(value(&out, "zfs.capacity_pct{pool=\"rpool\"}"), Some(35.0));
+        assert_eq!(value(&out, "zfs.vdev_errors{pool=\"rpool\"}"), Some(0.0));
+        assert!(value(&out, "zfs.scrub_age_seconds{pool=\"rpool\"}").is_some());
+        assert_eq!(
+            value(&out, "zfs.dataset_compress_ratio{dataset=\"rpool/data\"}"),
+            Some(1.39)
+        );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));
         assert!(

@@ -14,6 +14,7 @@ mod network;
 mod processes;
 mod system;
 mod thermal;
+mod zfs;
 
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
@@ -24,6 +25,7 @@ pub use network::{Interface, InterfaceRates, Network};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
 pub use system::{ContainerLimits, OsRelease, System};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
+pub use zfs::{Zfs, ZfsDataset, ZfsDatasets, ZfsPool, ZfsScan, ZfsVdev};
 
 use crate::{Section, SectionError};
 use serde::{Deserialize, Serialize};
@@ -131,4 +133,6 @@ sections! {
     Network network: Network,
     Thermal thermal: Thermal,
     Processes processes: Processes,
+    Zfs zfs: Zfs,
+    ZfsDatasets zfs_datasets: ZfsDatasets,
 }
