@@ -289,6 +289,38 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(sm)) = &s.smart {
+        let _ = writeln!(o, "\ndisk health (S.M.A.R.T.)");
+        for d in &sm.devices {
+            let verdict = match (d.state.as_str(), d.passed) {
+                ("ok", Some(true)) => "PASSED",
+                ("ok", Some(false)) => "FAILED",
+                ("ok", None) => "unknown",
+                (state, _) => state,
+            };
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<28} {:<8} {:>5} °C {:>7} h  realloc {} pending {} nvme used {}%",
+                d.name,
+                d.model.as_deref().unwrap_or(""),
+                verdict,
+                opt(d.temperature_celsius, 0),
+                d.power_on_hours
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.reallocated_sectors
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.pending_sectors
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                opt(d.nvme_percentage_used_pct, 0)
+            );
+            for w in d.warnings.iter().chain(&d.error) {
+                let _ = writeln!(o, "    ! {w}");
+            }
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");

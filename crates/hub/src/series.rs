@@ -188,6 +188,7 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
         out.push(plain("system.uptime_seconds", sys.uptime_seconds));
     }
     zfs_points(r, out);
+    smart_points(r, out);
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
@@ -263,6 +264,41 @@ fn zfs_points(r: &Report, out: &mut Vec<Point>) {
     }
 }
 
+/// `smart.*` per device that was read (asleep or unreadable disks have no values).
+fn smart_points(r: &Report, out: &mut Vec<Point>) {
+    let Some(Section::Ok(sm)) = &r.sections.smart else {
+        return;
+    };
+    for d in sm.devices.iter().filter(|d| d.state == "ok") {
+        let l = || vec![("device", d.name.clone())];
+        if let Some(passed) = d.passed {
+            out.push(labelled(
+                "smart.passed",
+                l(),
+                if passed { 1.0 } else { 0.0 },
+            ));
+        }
+        for (name, v) in [
+            ("smart.temperature_celsius", d.temperature_celsius),
+            ("smart.power_on_hours", d.power_on_hours.map(|h| h as f64)),
+            (
+                "smart.reallocated_sectors",
+                d.reallocated_sectors.map(|n| n as f64),
+            ),
+            ("smart.pending_sectors", d.pending_sectors.map(|n| n as f64)),
+            ("smart.nvme_percentage_used_pct", d.nvme_percentage_used_pct),
+            (
+                "smart.nvme_media_errors",
+                d.nvme_media_errors.map(|n| n as f64),
+            ),
+        ] {
+            if let Some(v) = v {
+                out.push(labelled(name, l(), v));
+            }
+        }
+    }
+}
+
 /// Parses `name` or `name{label="value",…}` as the API receives it.
 pub fn parse_selector(s: &str) -> Option<(String, Vec<(String, String)>)> {
     let Some((name, rest)) = s.split_once('{') else {
@@ -325,6 +361,18 @@ mod tests {
         );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
         assert_eq!(value(&out, "zfs.online{pool=\"rpool\"}"), Some(0.0));
+        assert_eq!(
+            value(
+                &out,
+                "smart.nvme_percentage_used_pct{device=\"/dev/nvme0\"}"
+            ),
+            Some(3.0)
+        );
+        assert_eq!(value(&out, "smart.passed{device=\"/dev/sdc\"}"), Some(1.0));
+        assert!(
+            !out.iter().any(|p| p.key.to_string().contains("/dev/sdb")),
+            "a disk in standby has no values"
+        );
         assert_eq!(value(&out, "zfs.capacity_pct{pool=\"rpool\"}"), Some(35.0));
         assert_eq!(value(&out, "zfs.vdev_errors{pool=\"rpool\"}"), Some(0.0));
         assert!(value(&out, "zfs.scrub_age_seconds{pool=\"rpool\"}").is_some());

@@ -205,3 +205,16 @@ fn zfs_sections_carry_the_vdev_tree_scan_and_problems() {
     let ds = report.sections.zfs_datasets.as_ref().unwrap().ok().unwrap();
     assert_eq!(ds.datasets[0].compress_ratio, Some(1.39));
 }
+
+#[test]
+fn smart_section_carries_health_counts_and_standby() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let smart = report.sections.smart.as_ref().unwrap().ok().unwrap();
+    assert_eq!(smart.devices[0].reallocated_sectors, Some(0));
+    assert_eq!(smart.devices[0].warnings.len(), 1);
+    assert_eq!(smart.devices[1].nvme_percentage_used_pct, Some(3.0));
+    let asleep = &smart.devices[2];
+    assert_eq!(asleep.state, "standby");
+    assert_eq!(asleep.passed, None);
+    assert!(asleep.warnings.is_empty() && asleep.error.is_none());
+}

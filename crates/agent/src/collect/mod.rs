@@ -17,6 +17,7 @@ pub mod load;
 pub mod memory;
 pub mod network;
 pub mod processes;
+pub mod smart;
 pub mod system;
 pub mod thermal;
 pub mod tools;
@@ -153,6 +154,13 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
     add(config.zfs.datasets_settings(), &|| {
         Box::new(zfs::ZfsDatasetsCollector::new(
             &config.zfs,
+            runner.clone(),
+            tools.clone(),
+        ))
+    });
+    add(config.smart.settings(), &|| {
+        Box::new(smart::SmartCollector::new(
+            &config.smart,
             runner.clone(),
             tools.clone(),
         ))

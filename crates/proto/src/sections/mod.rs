@@ -12,6 +12,7 @@ mod load;
 mod memory;
 mod network;
 mod processes;
+mod smart;
 mod system;
 mod thermal;
 mod zfs;
@@ -23,6 +24,7 @@ pub use load::Load;
 pub use memory::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 pub use network::{Interface, InterfaceRates, Network};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
+pub use smart::{Smart, SmartDevice};
 pub use system::{ContainerLimits, OsRelease, System};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
 pub use zfs::{Zfs, ZfsDataset, ZfsDatasets, ZfsPool, ZfsScan, ZfsVdev};
@@ -135,4 +137,5 @@ sections! {
     Processes processes: Processes,
     Zfs zfs: Zfs,
     ZfsDatasets zfs_datasets: ZfsDatasets,
+    Smart smart: Smart,
 }
