@@ -321,6 +321,44 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if let Some(Section::Ok(p)) = &s.proxmox {
+        let _ = writeln!(o, "\nproxmox guests on {}", p.node);
+        for g in &p.guests {
+            let io = g
+                .rates
+                .map(|r| {
+                    format!(
+                        "net {}/{} disk {}/{}",
+                        rate(Some(r.net_in_bytes_per_sec)),
+                        rate(Some(r.net_out_bytes_per_sec)),
+                        rate(Some(r.disk_read_bytes_per_sec)),
+                        rate(Some(r.disk_write_bytes_per_sec))
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {:>6} {:<4} {:<20} {:<8} cpu {:>5.1}%  mem {:>10} / {:<10} {io}",
+                g.vmid,
+                g.kind,
+                g.name,
+                g.status,
+                g.cpu_pct,
+                bytes(g.memory_used_bytes as f64),
+                bytes(g.memory_max_bytes as f64)
+            );
+        }
+        for st in &p.storages {
+            let _ = writeln!(
+                o,
+                "  storage {:<20} {:<10} {:>6}% of {}",
+                st.storage,
+                st.status,
+                opt(st.used_pct, 1),
+                bytes(st.size_bytes as f64)
+            );
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");

@@ -189,6 +189,7 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     }
     zfs_points(r, out);
     smart_points(r, out);
+    proxmox_points(r, out);
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
@@ -299,6 +300,75 @@ fn smart_points(r: &Report, out: &mut Vec<Point>) {
     }
 }
 
+/// `pve.*`: per guest (labelled by vmid and name) and per storage.
+fn proxmox_points(r: &Report, out: &mut Vec<Point>) {
+    let Some(Section::Ok(p)) = &r.sections.proxmox else {
+        return;
+    };
+    for g in p.guests.iter().filter(|g| !g.template) {
+        let l = || vec![("vmid", g.vmid.to_string()), ("name", g.name.clone())];
+        out.push(labelled(
+            "pve.guest_running",
+            l(),
+            if g.status == "running" { 1.0 } else { 0.0 },
+        ));
+        if g.status != "running" {
+            continue;
+        }
+        out.push(labelled("pve.guest_cpu_pct", l(), g.cpu_pct));
+        out.push(labelled(
+            "pve.guest_mem_used_bytes",
+            l(),
+            g.memory_used_bytes as f64,
+        ));
+        if g.memory_max_bytes > 0 {
+            out.push(labelled(
+                "pve.guest_mem_used_pct",
+                l(),
+                g.memory_used_bytes as f64 / g.memory_max_bytes as f64 * 100.0,
+            ));
+        }
+        if let Some(rt) = &g.rates {
+            out.push(labelled(
+                "pve.guest_net_in_bps",
+                l(),
+                rt.net_in_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_net_out_bps",
+                l(),
+                rt.net_out_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_disk_read_bps",
+                l(),
+                rt.disk_read_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_disk_write_bps",
+                l(),
+                rt.disk_write_bytes_per_sec,
+            ));
+        }
+    }
+    for st in &p.storages {
+        let l = || vec![("storage", st.storage.clone())];
+        out.push(labelled(
+            "pve.storage_available",
+            l(),
+            if st.status == "available" { 1.0 } else { 0.0 },
+        ));
+        if let Some(pct) = st.used_pct {
+            out.push(labelled("pve.storage_used_pct", l(), pct));
+            out.push(labelled(
+                "pve.storage_used_bytes",
+                l(),
+                st.used_bytes as f64,
+            ));
+        }
+    }
+}
+
 /// Parses `name` or `name{label="value",…}` as the API receives it.
 pub fn parse_selector(s: &str) -> Option<(String, Vec<(String, String)>)> {
     let Some((name, rest)) = s.split_once('{') else {
@@ -367,6 +437,18 @@ mod tests {
                 "smart.nvme_percentage_used_pct{device=\"/dev/nvme0\"}"
             ),
             Some(3.0)
+        );
+        assert_eq!(
+            value(&out, "pve.guest_net_out_bps{vmid=\"101\",name=\"web1\"}"),
+            Some(250.5)
+        );
+        assert_eq!(
+            value(&out, "pve.storage_available{storage=\"nas-backup\"}"),
+            Some(0.0)
+        );
+        assert!(
+            !out.iter().any(|p| p.key.to_string().contains("9000")),
+            "templates have no series"
         );
         assert_eq!(value(&out, "smart.passed{device=\"/dev/sdc\"}"), Some(1.0));
         assert!(

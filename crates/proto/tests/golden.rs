@@ -218,3 +218,14 @@ fn smart_section_carries_health_counts_and_standby() {
     assert_eq!(asleep.passed, None);
     assert!(asleep.warnings.is_empty() && asleep.error.is_none());
 }
+
+#[test]
+fn proxmox_section_carries_guests_rates_and_storages() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let pve = report.sections.proxmox.as_ref().unwrap().ok().unwrap();
+    assert_eq!(pve.guests[0].rates.unwrap().net_out_bytes_per_sec, 250.5);
+    assert!(pve.guests[1].template && pve.guests[1].rates.is_none());
+    assert!(!pve.guests[0].template, "absent means false");
+    assert_eq!(pve.storages[1].used_pct, None);
+    assert!(pve.storages[1].shared);
+}

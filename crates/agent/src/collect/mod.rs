@@ -17,6 +17,7 @@ pub mod load;
 pub mod memory;
 pub mod network;
 pub mod processes;
+pub mod proxmox;
 pub mod smart;
 pub mod system;
 pub mod thermal;
@@ -161,6 +162,14 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
     add(config.smart.settings(), &|| {
         Box::new(smart::SmartCollector::new(
             &config.smart,
+            runner.clone(),
+            tools.clone(),
+        ))
+    });
+    add(config.proxmox.settings(), &|| {
+        Box::new(proxmox::ProxmoxCollector::new(
+            &config.proxmox,
+            paths.clone(),
             runner.clone(),
             tools.clone(),
         ))

@@ -12,6 +12,7 @@ mod load;
 mod memory;
 mod network;
 mod processes;
+mod proxmox;
 mod smart;
 mod system;
 mod thermal;
@@ -24,6 +25,7 @@ pub use load::Load;
 pub use memory::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 pub use network::{Interface, InterfaceRates, Network};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
+pub use proxmox::{Proxmox, PveGuest, PveGuestRates, PveStorage};
 pub use smart::{Smart, SmartDevice};
 pub use system::{ContainerLimits, OsRelease, System};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
@@ -138,4 +140,5 @@ sections! {
     Zfs zfs: Zfs,
     ZfsDatasets zfs_datasets: ZfsDatasets,
     Smart smart: Smart,
+    Proxmox proxmox: Proxmox,
 }
