@@ -4,6 +4,7 @@ use crate::HostPaths;
 use crate::collect::{self, Scheduled};
 use crate::config::AgentConfig;
 use crate::paths::read_trimmed;
+use crate::runner::Runner;
 use hostwatch_proto::{AgentInfo, Report, SCHEMA_VERSION, SectionError, Tier};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -25,8 +26,16 @@ struct Entry {
 }
 
 impl Agent {
-    /// An agent with every collector the configuration enables.
+    /// An agent with every collector the configuration enables, running commands through a
+    /// runner of its own (dumping as `[debug]` says).
     pub fn new(config: &AgentConfig) -> Agent {
+        let runner = Runner::new(crate::dump::Dump::from_config(&config.debug));
+        Agent::with_runner(config, &runner)
+    }
+
+    /// An agent with every collector the configuration enables, running commands through
+    /// `runner` (the one the rest of the agent uses, so the dump has one writer).
+    pub fn with_runner(config: &AgentConfig, runner: &Runner) -> Agent {
         let paths = HostPaths {
             proc: config.agent.proc_root.clone(),
             sys: config.agent.sys_root.clone(),
@@ -34,7 +43,7 @@ impl Agent {
         };
         let host_id = host_id_of(config);
         let boot_id = read_trimmed(&paths.proc("sys/kernel/random/boot_id"));
-        Agent::with_collectors(host_id, boot_id, collect::build(config, &paths))
+        Agent::with_collectors(host_id, boot_id, collect::build(config, &paths, runner))
     }
 
     /// An agent with exactly these collectors; for tests and benchmarks.

@@ -100,7 +100,7 @@ pub async fn run(
     }
 
     let dump = Dump::from_config(&config.debug);
-    let mut agent = Agent::new(&config);
+    let mut agent = Agent::with_runner(&config, &crate::runner::Runner::new(dump.clone()));
     let (hub, state) = if config.hub.is_enabled() {
         let (hub, state) = start_hub(&config, &options, &mut agent)?;
         (Some(hub), Some(state))

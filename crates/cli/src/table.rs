@@ -249,6 +249,116 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(z)) = &s.zfs {
+        let _ = writeln!(o, "\nzfs pools");
+        for p in &z.pools {
+            let scan = p
+                .scan
+                .as_ref()
+                .map(|sc| format!("{} {}", sc.function, sc.state))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {:<16} {:<9} {:>10} {:>6}% used {:>5}% frag  errors r/w/c {}/{}/{}  {scan}",
+                p.name,
+                p.state,
+                p.size_bytes
+                    .map(|b| bytes(b as f64))
+                    .unwrap_or_else(|| "-".into()),
+                opt(p.capacity_pct, 0),
+                opt(p.fragmentation_pct, 0),
+                p.read_errors,
+                p.write_errors,
+                p.checksum_errors
+            );
+            for problem in &p.problems {
+                let _ = writeln!(o, "    ! {problem}");
+            }
+        }
+    }
+    if let Some(Section::Ok(d)) = &s.zfs_datasets {
+        let _ = writeln!(o, "\nzfs datasets");
+        for ds in &d.datasets {
+            let _ = writeln!(
+                o,
+                "  {:<32} used {:>10}  avail {:>10}  ratio {}",
+                ds.name,
+                bytes(ds.used_bytes as f64),
+                bytes(ds.available_bytes as f64),
+                opt(ds.compress_ratio, 2)
+            );
+        }
+    }
+    if let Some(Section::Ok(sm)) = &s.smart {
+        let _ = writeln!(o, "\ndisk health (S.M.A.R.T.)");
+        for d in &sm.devices {
+            let verdict = match (d.state.as_str(), d.passed) {
+                ("ok", Some(true)) => "PASSED",
+                ("ok", Some(false)) => "FAILED",
+                ("ok", None) => "unknown",
+                (state, _) => state,
+            };
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<28} {:<8} {:>5} °C {:>7} h  realloc {} pending {} nvme used {}%",
+                d.name,
+                d.model.as_deref().unwrap_or(""),
+                verdict,
+                opt(d.temperature_celsius, 0),
+                d.power_on_hours
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.reallocated_sectors
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.pending_sectors
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                opt(d.nvme_percentage_used_pct, 0)
+            );
+            for w in d.warnings.iter().chain(&d.error) {
+                let _ = writeln!(o, "    ! {w}");
+            }
+        }
+    }
+    if let Some(Section::Ok(p)) = &s.proxmox {
+        let _ = writeln!(o, "\nproxmox guests on {}", p.node);
+        for g in &p.guests {
+            let io = g
+                .rates
+                .map(|r| {
+                    format!(
+                        "net {}/{} disk {}/{}",
+                        rate(Some(r.net_in_bytes_per_sec)),
+                        rate(Some(r.net_out_bytes_per_sec)),
+                        rate(Some(r.disk_read_bytes_per_sec)),
+                        rate(Some(r.disk_write_bytes_per_sec))
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {:>6} {:<4} {:<20} {:<8} cpu {:>5.1}%  mem {:>10} / {:<10} {io}",
+                g.vmid,
+                g.kind,
+                g.name,
+                g.status,
+                g.cpu_pct,
+                bytes(g.memory_used_bytes as f64),
+                bytes(g.memory_max_bytes as f64)
+            );
+        }
+        for st in &p.storages {
+            let _ = writeln!(
+                o,
+                "  storage {:<20} {:<10} {:>6}% of {}",
+                st.storage,
+                st.status,
+                opt(st.used_pct, 1),
+                bytes(st.size_bytes as f64)
+            );
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");

@@ -210,12 +210,185 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     if let Some(Section::Ok(sys)) = &s.system {
         out.push(plain("system.uptime_seconds", sys.uptime_seconds));
     }
+    zfs_points(r, out);
+    smart_points(r, out);
+    proxmox_points(r, out);
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
             "agent.spool_dropped_total",
             spool.dropped_total as f64,
         ));
+    }
+}
+
+/// `zfs.*`: per pool state, space, errors and scrub age; per dataset space.
+fn zfs_points(r: &Report, out: &mut Vec<Point>) {
+    let s = &r.sections;
+    if let Some(Section::Ok(z)) = &s.zfs {
+        for p in &z.pools {
+            let l = || vec![("pool", p.name.clone())];
+            out.push(labelled(
+                "zfs.online",
+                l(),
+                if p.state == "ONLINE" { 1.0 } else { 0.0 },
+            ));
+            for (name, v) in [
+                ("zfs.capacity_pct", p.capacity_pct),
+                ("zfs.fragmentation_pct", p.fragmentation_pct),
+                ("zfs.allocated_bytes", p.allocated_bytes.map(|b| b as f64)),
+                ("zfs.size_bytes", p.size_bytes.map(|b| b as f64)),
+            ] {
+                if let Some(v) = v {
+                    out.push(labelled(name, l(), v));
+                }
+            }
+            fn sum(v: &hostwatch_proto::sections::ZfsVdev) -> u64 {
+                v.read_errors
+                    + v.write_errors
+                    + v.checksum_errors
+                    + v.children.iter().map(sum).sum::<u64>()
+            }
+            let errors = p.read_errors
+                + p.write_errors
+                + p.checksum_errors
+                + p.vdevs.iter().map(sum).sum::<u64>();
+            out.push(labelled("zfs.vdev_errors", l(), errors as f64));
+            out.push(labelled("zfs.data_errors", l(), p.data_errors as f64));
+            if let Some(scan) = &p.scan {
+                if scan.function == "scrub"
+                    && let Some(end) = scan.end_ms
+                {
+                    let age = (r.collected_at - end).max(0) as f64 / 1000.0;
+                    out.push(labelled("zfs.scrub_age_seconds", l(), age));
+                }
+                if let Some(pct) = scan.progress_pct {
+                    out.push(labelled("zfs.scan_progress_pct", l(), pct));
+                }
+            }
+        }
+    }
+    if let Some(Section::Ok(d)) = &s.zfs_datasets {
+        for ds in &d.datasets {
+            let l = || vec![("dataset", ds.name.clone())];
+            out.push(labelled(
+                "zfs.dataset_used_bytes",
+                l(),
+                ds.used_bytes as f64,
+            ));
+            out.push(labelled(
+                "zfs.dataset_available_bytes",
+                l(),
+                ds.available_bytes as f64,
+            ));
+            if let Some(ratio) = ds.compress_ratio {
+                out.push(labelled("zfs.dataset_compress_ratio", l(), ratio));
+            }
+        }
+    }
+}
+
+/// `smart.*` per device that was read (asleep or unreadable disks have no values).
+fn smart_points(r: &Report, out: &mut Vec<Point>) {
+    let Some(Section::Ok(sm)) = &r.sections.smart else {
+        return;
+    };
+    for d in sm.devices.iter().filter(|d| d.state == "ok") {
+        let l = || vec![("device", d.name.clone())];
+        if let Some(passed) = d.passed {
+            out.push(labelled(
+                "smart.passed",
+                l(),
+                if passed { 1.0 } else { 0.0 },
+            ));
+        }
+        for (name, v) in [
+            ("smart.temperature_celsius", d.temperature_celsius),
+            ("smart.power_on_hours", d.power_on_hours.map(|h| h as f64)),
+            (
+                "smart.reallocated_sectors",
+                d.reallocated_sectors.map(|n| n as f64),
+            ),
+            ("smart.pending_sectors", d.pending_sectors.map(|n| n as f64)),
+            ("smart.nvme_percentage_used_pct", d.nvme_percentage_used_pct),
+            (
+                "smart.nvme_media_errors",
+                d.nvme_media_errors.map(|n| n as f64),
+            ),
+        ] {
+            if let Some(v) = v {
+                out.push(labelled(name, l(), v));
+            }
+        }
+    }
+}
+
+/// `pve.*`: per guest (labelled by vmid and name) and per storage.
+fn proxmox_points(r: &Report, out: &mut Vec<Point>) {
+    let Some(Section::Ok(p)) = &r.sections.proxmox else {
+        return;
+    };
+    for g in p.guests.iter().filter(|g| !g.template) {
+        let l = || vec![("vmid", g.vmid.to_string()), ("name", g.name.clone())];
+        out.push(labelled(
+            "pve.guest_running",
+            l(),
+            if g.status == "running" { 1.0 } else { 0.0 },
+        ));
+        if g.status != "running" {
+            continue;
+        }
+        out.push(labelled("pve.guest_cpu_pct", l(), g.cpu_pct));
+        out.push(labelled(
+            "pve.guest_mem_used_bytes",
+            l(),
+            g.memory_used_bytes as f64,
+        ));
+        if g.memory_max_bytes > 0 {
+            out.push(labelled(
+                "pve.guest_mem_used_pct",
+                l(),
+                g.memory_used_bytes as f64 / g.memory_max_bytes as f64 * 100.0,
+            ));
+        }
+        if let Some(rt) = &g.rates {
+            out.push(labelled(
+                "pve.guest_net_in_bps",
+                l(),
+                rt.net_in_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_net_out_bps",
+                l(),
+                rt.net_out_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_disk_read_bps",
+                l(),
+                rt.disk_read_bytes_per_sec,
+            ));
+            out.push(labelled(
+                "pve.guest_disk_write_bps",
+                l(),
+                rt.disk_write_bytes_per_sec,
+            ));
+        }
+    }
+    for st in &p.storages {
+        let l = || vec![("storage", st.storage.clone())];
+        out.push(labelled(
+            "pve.storage_available",
+            l(),
+            if st.status == "available" { 1.0 } else { 0.0 },
+        ));
+        if let Some(pct) = st.used_pct {
+            out.push(labelled("pve.storage_used_pct", l(), pct));
+            out.push(labelled(
+                "pve.storage_used_bytes",
+                l(),
+                st.used_bytes as f64,
+            ));
+        }
     }
 }
 
@@ -290,6 +463,39 @@ mod tests {
         assert_eq!(
             value(&out, &format!("temp.sensor_crit_celsius{package}")),
             Some(100.0)
+
+        );
+        assert_eq!(value(&out, "zfs.online{pool=\"rpool\"}"), Some(0.0));
+        assert_eq!(
+            value(
+                &out,
+                "smart.nvme_percentage_used_pct{device=\"/dev/nvme0\"}"
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            value(&out, "pve.guest_net_out_bps{vmid=\"101\",name=\"web1\"}"),
+            Some(250.5)
+        );
+        assert_eq!(
+            value(&out, "pve.storage_available{storage=\"nas-backup\"}"),
+            Some(0.0)
+        );
+        assert!(
+            !out.iter().any(|p| p.key.to_string().contains("9000")),
+            "templates have no series"
+        );
+        assert_eq!(value(&out, "smart.passed{device=\"/dev/sdc\"}"), Some(1.0));
+        assert!(
+            !out.iter().any(|p| p.key.to_string().contains("/dev/sdb")),
+            "a disk in standby has no values"
+        );
+        assert_eq!(value(&out, "zfs.capacity_pct{pool=\"rpool\"}"), Some(35.0));
+        assert_eq!(value(&out, "zfs.vdev_errors{pool=\"rpool\"}"), Some(0.0));
+        assert!(value(&out, "zfs.scrub_age_seconds{pool=\"rpool\"}").is_some());
+        assert_eq!(
+            value(&out, "zfs.dataset_compress_ratio{dataset=\"rpool/data\"}"),
+            Some(1.39)
         );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));

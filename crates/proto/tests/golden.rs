@@ -187,3 +187,45 @@ fn absorb_takes_the_newer_header_and_merges_only_the_sections_it_carries() {
     assert_eq!(latest.sections.cpu, full.sections.cpu);
     assert_eq!(latest.sections.filesystems, full.sections.filesystems);
 }
+
+#[test]
+fn zfs_sections_carry_the_vdev_tree_scan_and_problems() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let zfs = report.sections.zfs.as_ref().unwrap().ok().unwrap();
+    let pool = &zfs.pools[0];
+    assert_eq!(pool.state, "DEGRADED");
+    assert_eq!(pool.data_errors, 0, "absent on the wire means none");
+    let disk = &pool.vdevs[0].children[1];
+    assert_eq!(disk.note.as_deref(), Some("cannot open"));
+    assert!(disk.children.is_empty());
+    let scan = pool.scan.as_ref().unwrap();
+    assert_eq!(scan.end_ms, Some(1_767_834_000_000));
+    assert_eq!(scan.progress_pct, None);
+    assert_eq!(pool.problems.len(), 2);
+    let ds = report.sections.zfs_datasets.as_ref().unwrap().ok().unwrap();
+    assert_eq!(ds.datasets[0].compress_ratio, Some(1.39));
+}
+
+#[test]
+fn smart_section_carries_health_counts_and_standby() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let smart = report.sections.smart.as_ref().unwrap().ok().unwrap();
+    assert_eq!(smart.devices[0].reallocated_sectors, Some(0));
+    assert_eq!(smart.devices[0].warnings.len(), 1);
+    assert_eq!(smart.devices[1].nvme_percentage_used_pct, Some(3.0));
+    let asleep = &smart.devices[2];
+    assert_eq!(asleep.state, "standby");
+    assert_eq!(asleep.passed, None);
+    assert!(asleep.warnings.is_empty() && asleep.error.is_none());
+}
+
+#[test]
+fn proxmox_section_carries_guests_rates_and_storages() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let pve = report.sections.proxmox.as_ref().unwrap().ok().unwrap();
+    assert_eq!(pve.guests[0].rates.unwrap().net_out_bytes_per_sec, 250.5);
+    assert!(pve.guests[1].template && pve.guests[1].rates.is_none());
+    assert!(!pve.guests[0].template, "absent means false");
+    assert_eq!(pve.storages[1].used_pct, None);
+    assert!(pve.storages[1].shared);
+}

@@ -21,7 +21,7 @@ pub fn fast_config() -> AgentConfig {
 
 /// The collectors that run on a fast tick under `config`.
 pub fn fast_collectors(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
-    collect::build(config, paths)
+    collect::build(config, paths, &Default::default())
         .into_iter()
         .filter(|s| s.tier == Tier::Fast)
         .collect()

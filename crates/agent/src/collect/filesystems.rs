@@ -918,7 +918,7 @@ mod tests {
     fn storage_and_network_collectors_are_registered_on_their_tiers() {
         let mut config = crate::config::AgentConfig::default();
         let names = |config: &crate::config::AgentConfig| {
-            crate::collect::build(config, &HostPaths::default())
+            crate::collect::build(config, &HostPaths::default(), &Default::default())
                 .iter()
                 .map(|s| (s.collector.name(), s.tier))
                 .filter(|(n, _)| ["filesystems", "disks", "network"].contains(n))

@@ -3,6 +3,7 @@
 
 use crate::HostPaths;
 use crate::config::{AgentConfig, CollectorSettings};
+use crate::runner::Runner;
 use hostwatch_proto::{ErrorKind, SectionData, SectionError, Tier};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,12 @@ pub mod load;
 pub mod memory;
 pub mod network;
 pub mod processes;
+pub mod proxmox;
+pub mod smart;
 pub mod system;
 pub mod thermal;
+pub mod tools;
+pub mod zfs;
 
 /// One source of data.
 ///
@@ -94,8 +99,10 @@ impl std::fmt::Debug for Scheduled {
 }
 
 /// Every enabled collector, each on its configured tier. A disabled collector is never
-/// constructed, so it costs nothing, not even its start-up reads.
-pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
+/// constructed, so it costs nothing, not even its start-up reads. Collectors that start
+/// commands run them through `runner`, the agent's one runner.
+pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Scheduled> {
+    let tools = tools::ToolPath::from_env();
     let mut out = Vec::new();
     let mut add = |settings: CollectorSettings, make: &dyn Fn() -> Box<dyn Collector>| {
         if settings.enabled {
@@ -136,6 +143,35 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
         Box::new(processes::ProcessesCollector::new(
             paths.clone(),
             &config.processes,
+        ))
+    });
+    add(config.zfs.settings(), &|| {
+        Box::new(zfs::ZfsCollector::new(
+            &config.zfs,
+            runner.clone(),
+            tools.clone(),
+        ))
+    });
+    add(config.zfs.datasets_settings(), &|| {
+        Box::new(zfs::ZfsDatasetsCollector::new(
+            &config.zfs,
+            runner.clone(),
+            tools.clone(),
+        ))
+    });
+    add(config.smart.settings(), &|| {
+        Box::new(smart::SmartCollector::new(
+            &config.smart,
+            runner.clone(),
+            tools.clone(),
+        ))
+    });
+    add(config.proxmox.settings(), &|| {
+        Box::new(proxmox::ProxmoxCollector::new(
+            &config.proxmox,
+            paths.clone(),
+            runner.clone(),
+            tools.clone(),
         ))
     });
     out

@@ -12,8 +12,11 @@ mod load;
 mod memory;
 mod network;
 mod processes;
+mod proxmox;
+mod smart;
 mod system;
 mod thermal;
+mod zfs;
 
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
@@ -22,8 +25,11 @@ pub use load::Load;
 pub use memory::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 pub use network::{Interface, InterfaceRates, Network};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
+pub use proxmox::{Proxmox, PveGuest, PveGuestRates, PveStorage};
+pub use smart::{Smart, SmartDevice};
 pub use system::{ContainerLimits, OsRelease, System};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
+pub use zfs::{Zfs, ZfsDataset, ZfsDatasets, ZfsPool, ZfsScan, ZfsVdev};
 
 use crate::{Section, SectionError};
 use serde::{Deserialize, Serialize};
@@ -131,4 +137,8 @@ sections! {
     Network network: Network,
     Thermal thermal: Thermal,
     Processes processes: Processes,
+    Zfs zfs: Zfs,
+    ZfsDatasets zfs_datasets: ZfsDatasets,
+    Smart smart: Smart,
+    Proxmox proxmox: Proxmox,
 }
