@@ -2,12 +2,14 @@
 # Runs every test hostwatch has, on a fresh Debian machine as on a developer's.
 # Installs what the tests need when it is missing (real components, not mocks):
 #   promtool (package `prometheus`) judges the /metrics exposition format.
+#   monitoring-plugins: the real Nagios plugins the checks are tested against.
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/lib/nagios/plugins/check_dummy ] || need+=(monitoring-plugins)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

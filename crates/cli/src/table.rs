@@ -249,6 +249,9 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(c)) = &s.checks {
+        checks(&mut o, c);
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");
@@ -257,6 +260,32 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+/// One line per check: name, state, status; then its performance data, indented.
+fn checks(o: &mut String, c: &hostwatch_proto::sections::Checks) {
+    let _ = writeln!(o, "\nchecks");
+    for check in &c.checks {
+        let status: String = check.status.chars().take(100).collect();
+        let _ = writeln!(
+            o,
+            "  {:<20} {:<8} {status}  ({:.2} s)",
+            check.name,
+            check.state.to_string(),
+            check.duration_seconds
+        );
+        for p in &check.perfdata {
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<8}   {} = {}{}",
+                "",
+                "",
+                p.label,
+                p.value,
+                p.uom.as_deref().unwrap_or("")
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -187,12 +187,35 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     if let Some(Section::Ok(sys)) = &s.system {
         out.push(plain("system.uptime_seconds", sys.uptime_seconds));
     }
+    if let Some(Section::Ok(c)) = &s.checks {
+        check_points(c, out);
+    }
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
             "agent.spool_dropped_total",
             spool.dropped_total as f64,
         ));
+    }
+}
+
+/// `check.state{check}` (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and `check.perf{check,label}`
+/// in base units (`ms` and `us` as seconds, `KB`… as bytes), so two plugins measuring the same
+/// thing in different units chart on one axis.
+fn check_points(c: &hostwatch_proto::sections::Checks, out: &mut Vec<Point>) {
+    for check in &c.checks {
+        out.push(labelled(
+            "check.state",
+            vec![("check", check.name.clone())],
+            f64::from(check.state.code()),
+        ));
+        for p in &check.perfdata {
+            out.push(labelled(
+                "check.perf",
+                vec![("check", check.name.clone()), ("label", p.label.clone())],
+                p.base_value().0,
+            ));
+        }
     }
 }
 
@@ -257,6 +280,17 @@ mod tests {
             Some(41.85)
         );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
+        assert_eq!(value(&out, "check.state{check=\"root_disk\"}"), Some(1.0));
+        assert_eq!(value(&out, "check.state{check=\"backup_age\"}"), Some(3.0));
+        assert_eq!(
+            value(&out, "check.perf{check=\"root_disk\",label=\"/\"}"),
+            Some(2643.0 * 1024.0 * 1024.0),
+            "MB are charted as bytes"
+        );
+        assert_eq!(
+            value(&out, "check.perf{check=\"root_disk\",label=\"load 1\"}"),
+            Some(0.5)
+        );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));
         assert!(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub mod baselines;
 pub mod cgroup;
+pub mod checks;
 pub mod cpu;
 pub mod disks;
 pub mod filesystems;
@@ -138,5 +139,14 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
             &config.processes,
         ))
     });
+    // Checks have no on/off switch of their own: no `[[checks]]` entries, no collector.
+    if let Some(checks) = checks::ChecksCollector::from_config(&config.checks, || {
+        crate::runner::Runner::new(crate::dump::Dump::from_config(&config.debug))
+    }) {
+        out.push(Scheduled {
+            tier: checks.default_tier(),
+            collector: Box::new(checks),
+        });
+    }
     out
 }

@@ -1,5 +1,6 @@
 //! The agent's integration tests: one binary, so the 2-core machine links once.
 
+mod checks;
 mod fakehub;
 mod hub;
 mod logcapture;

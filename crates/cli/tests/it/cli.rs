@@ -63,6 +63,63 @@ fn snapshot_table_is_readable() {
 }
 
 #[test]
+fn snapshot_runs_each_check_once_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let file = dir.path().join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[checks]]
+name = "dummy"
+command = ["/usr/lib/nagios/plugins/check_dummy", "2", "on fire"]
+
+[[checks]]
+name = "counted"
+command = ["/bin/sh", "-c", "echo run >> {}; echo 'OK - counted|runs=1;;;0'"]
+"#,
+            runs.display()
+        ),
+    )
+    .unwrap();
+    let out = hostwatch()
+        .args(["snapshot", "--format", "json", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = Report::from_json(&out.stdout).unwrap();
+    let section = report.sections.checks.unwrap();
+    let checks = &section.ok().unwrap().checks;
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0].status, "CRITICAL: on fire");
+    assert_eq!(checks[1].perfdata[0].label, "runs");
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "run\n",
+        "two collections, one run"
+    );
+
+    let out = hostwatch()
+        .args(["snapshot", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\nchecks\n"), "{text}");
+    assert!(
+        text.contains("dummy                CRITICAL CRITICAL: on fire"),
+        "{text}"
+    );
+    assert!(text.contains("runs = 1"), "{text}");
+}
+
+#[test]
 fn agent_without_a_sink_refuses_to_start() {
     let out = hostwatch().arg("agent").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -5,6 +5,7 @@
 //! (`*_total`) travel next to the rates so readers that keep their own deltas (Prometheus,
 //! the hub) never depend on the agent's interval.
 
+mod checks;
 mod cpu;
 mod disks;
 mod filesystems;
@@ -15,6 +16,7 @@ mod processes;
 mod system;
 mod thermal;
 
+pub use checks::{BaseUnit, CheckResult, CheckState, Checks, PerfData, Range, RangeError};
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
 pub use filesystems::{Filesystem, Filesystems};
@@ -131,4 +133,5 @@ sections! {
     Network network: Network,
     Thermal thermal: Thermal,
     Processes processes: Processes,
+    Checks checks: Checks,
 }
