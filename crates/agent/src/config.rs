@@ -29,6 +29,7 @@ pub struct AgentConfig {
     pub debug: DebugConfig,
     /// `[[checks]]`: Nagios-compatible check commands.
     pub checks: Vec<CheckConfig>,
+    pub systemd: SystemdConfig,
 }
 
 /// `[agent]`: identity and where the host's trees are.
@@ -329,6 +330,36 @@ pub struct DebugConfig {
     pub dump_dir: Option<PathBuf>,
 }
 
+/// `[systemd]`: units to watch, and the system's failed units. Nothing happens on a host
+/// without systemd.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SystemdConfig {
+    pub enabled: bool,
+    pub tier: Option<Tier>,
+    /// Unit names or shell-style patterns (`nginx*.service`); empty = only the failed count.
+    pub units: Vec<String>,
+    /// The listed units are expected to be active; one that is not is alerted on.
+    pub expect_active: bool,
+    /// The `systemctl` program: a name looked up in `PATH`, or a path.
+    pub systemctl: PathBuf,
+    /// The longest one `systemctl` call may take, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SystemdConfig {
+    fn default() -> Self {
+        SystemdConfig {
+            enabled: true,
+            tier: None,
+            units: Vec::new(),
+            expect_active: true,
+            systemctl: "systemctl".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
 /// One `[[checks]]` entry: a Nagios-compatible plugin run on its own interval.
 ///
 /// `name` and `command` are optional here only so that an entry missing one is skipped with a
@@ -394,7 +425,8 @@ settings_of!(
     FilesystemsConfig,
     DisksConfig,
     NetworkConfig,
-    ProcessesConfig
+    ProcessesConfig,
+    SystemdConfig
 );
 
 impl AgentConfig {
@@ -415,6 +447,7 @@ impl AgentConfig {
         "hub",
         "spool",
         "debug",
+        "systemd",
     ];
 
     /// Finds, reads, overlays and validates the agent's configuration.
@@ -472,6 +505,12 @@ impl AgentConfig {
             ));
         }
         validate_checks(&self.checks)?;
+        if !(1..=600).contains(&self.systemd.timeout_seconds) {
+            return Err(format!(
+                "key `systemd.timeout_seconds`: must be between 1 and 600, got {}",
+                self.systemd.timeout_seconds
+            ));
+        }
         self.hub.validate()?;
         if self.spool.max_bytes < 1024 * 1024 {
             return Err(format!(
@@ -751,6 +790,25 @@ command = ["true"]
             let e = AgentConfig::load(&s).unwrap_err();
             assert!(e.problem.contains(expect), "{e}");
         }
+    }
+
+    #[test]
+    fn systemd_units_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        write(
+            &dir.path().join("cwd/hostwatch.toml"),
+            "[systemd]\nunits = [\"cloudflared.service\", \"nginx*.service\"]\n",
+        );
+        s.env = vec![("HOSTWATCH_SYSTEMD_EXPECT_ACTIVE".into(), "false".into())];
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.systemd.units, ["cloudflared.service", "nginx*.service"]);
+        assert!(!c.systemd.expect_active);
+        assert!(c.systemd.enabled);
+        assert_eq!(c.systemd.systemctl, PathBuf::from("systemctl"));
+        s.env = vec![("HOSTWATCH_SYSTEMD_TIMEOUT_SECONDS".into(), "0".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("systemd.timeout_seconds"), "{e}");
     }
 
     #[test]

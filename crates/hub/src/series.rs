@@ -190,6 +190,20 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     if let Some(Section::Ok(c)) = &s.checks {
         check_points(c, out);
     }
+    if let Some(Section::Ok(d)) = &s.systemd {
+        out.push(plain("systemd.failed_units", f64::from(d.failed_units)));
+        for unit in &d.units {
+            let l = || vec![("unit", unit.name.clone())];
+            out.push(labelled(
+                "systemd.unit_active",
+                l(),
+                if unit.is_active() { 1.0 } else { 0.0 },
+            ));
+            if let Some(restarts) = unit.restarts {
+                out.push(labelled("systemd.unit_restarts", l(), f64::from(restarts)));
+            }
+        }
+    }
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
@@ -280,6 +294,20 @@ mod tests {
             Some(41.85)
         );
         assert_eq!(value(&out, "agent.spool_queued"), Some(12.0));
+        assert_eq!(value(&out, "systemd.failed_units"), Some(1.0));
+        assert_eq!(
+            value(&out, "systemd.unit_active{unit=\"cloudflared.service\"}"),
+            Some(0.0),
+            "auto-restarting is not active"
+        );
+        assert_eq!(
+            value(&out, "systemd.unit_active{unit=\"nginx.service\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&out, "systemd.unit_restarts{unit=\"cloudflared.service\"}"),
+            Some(4.0)
+        );
         assert_eq!(value(&out, "check.state{check=\"root_disk\"}"), Some(1.0));
         assert_eq!(value(&out, "check.state{check=\"backup_age\"}"), Some(3.0));
         assert_eq!(

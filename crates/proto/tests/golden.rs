@@ -87,6 +87,20 @@ fn checks_carry_state_text_and_typed_perfdata() {
 }
 
 #[test]
+fn systemd_units_and_failed_count() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let systemd = report.sections.systemd.as_ref().unwrap().ok().unwrap();
+    assert_eq!(systemd.failed_units, 1);
+    assert_eq!(systemd.failed_unit_names, ["pve-guests.service"]);
+    let cloudflared = &systemd.units[0];
+    assert_eq!(cloudflared.sub_state, "auto-restart");
+    assert_eq!(cloudflared.restarts, Some(4));
+    assert!(!cloudflared.is_active() && cloudflared.expected_active);
+    assert!(systemd.units[1].is_active());
+    assert_eq!(systemd.units[1].memory_bytes, Some(9_437_184));
+}
+
+#[test]
 fn failed_sections_carry_kind_and_message() {
     let text = fixture("report-v1-errors.json");
     let report = Report::from_json(text.as_bytes()).unwrap();

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod network;
 pub mod processes;
 pub mod system;
+pub mod systemd;
 pub mod thermal;
 
 /// One source of data.
@@ -137,6 +138,13 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
         Box::new(processes::ProcessesCollector::new(
             paths.clone(),
             &config.processes,
+        ))
+    });
+    add(config.systemd.settings(), &|| {
+        Box::new(systemd::SystemdCollector::new(
+            &config.systemd,
+            paths,
+            crate::runner::Runner::new(crate::dump::Dump::from_config(&config.debug)),
         ))
     });
     // Checks have no on/off switch of their own: no `[[checks]]` entries, no collector.

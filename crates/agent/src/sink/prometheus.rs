@@ -164,6 +164,9 @@ pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> 
     if let Some(c) = ok(&s.checks) {
         checks(&mut e, c);
     }
+    if let Some(d) = ok(&s.systemd) {
+        systemd(&mut e, d);
+    }
     e.finish()
 }
 
@@ -874,6 +877,43 @@ fn checks(e: &mut Exposition, c: &hostwatch_proto::sections::Checks) {
                 "hostwatch_check_perfdata",
                 &[("check", &check.name), ("label", &p.label), ("unit", unit)],
                 value,
+            );
+        }
+    }
+}
+
+/// systemd: node_exporter's `node_systemd_unit_state` (one sample per state, 1 for the unit's
+/// current one) and restart counter for the configured units, and the failed count.
+fn systemd(e: &mut Exposition, d: &hostwatch_proto::sections::Systemd) {
+    const STATES: [&str; 5] = ["activating", "active", "deactivating", "failed", "inactive"];
+    e.single(
+        "hostwatch_systemd_failed_units",
+        Kind::Gauge,
+        "Units of the whole system in the failed state.",
+        f64::from(d.failed_units),
+    );
+    e.family("node_systemd_unit_state", Kind::Gauge, "Systemd unit");
+    for unit in &d.units {
+        let kind = unit.name.rsplit_once('.').map_or("", |(_, t)| t);
+        for state in STATES {
+            e.sample(
+                "node_systemd_unit_state",
+                &[("name", &unit.name), ("state", state), ("type", kind)],
+                if unit.active_state == state { 1.0 } else { 0.0 },
+            );
+        }
+    }
+    e.family(
+        "node_systemd_service_restart_total",
+        Kind::Counter,
+        "Service unit count of Restart triggers",
+    );
+    for unit in &d.units {
+        if let Some(restarts) = unit.restarts {
+            e.sample(
+                "node_systemd_service_restart_total",
+                &[("name", &unit.name)],
+                f64::from(restarts),
             );
         }
     }

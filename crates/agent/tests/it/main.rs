@@ -5,3 +5,4 @@ mod fakehub;
 mod hub;
 mod logcapture;
 mod prometheus;
+mod systemd;

@@ -14,6 +14,7 @@ mod memory;
 mod network;
 mod processes;
 mod system;
+mod systemd;
 mod thermal;
 
 pub use checks::{BaseUnit, CheckResult, CheckState, Checks, PerfData, Range, RangeError};
@@ -25,6 +26,7 @@ pub use memory::{Memory, MemorySource, Pressure, PressureLine, PressureResource}
 pub use network::{Interface, InterfaceRates, Network};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
 pub use system::{ContainerLimits, OsRelease, System};
+pub use systemd::{Systemd, SystemdUnit};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
 
 use crate::{Section, SectionError};
@@ -134,4 +136,5 @@ sections! {
     Thermal thermal: Thermal,
     Processes processes: Processes,
     Checks checks: Checks,
+    Systemd systemd: Systemd,
 }
