@@ -362,6 +362,15 @@ mod tests {
         assert_eq!(err, "a.service: no LoadState");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(text in "\\PC*", n in 0usize..3) {
+            let _ = parse_list_units(&text);
+            let wanted: Vec<String> = (0..n).map(|i| format!("u{i}.service")).collect();
+            let _ = parse_show(&text, &wanted, Some(i64::MAX), true);
+        }
+    }
+
     #[test]
     fn boot_time_from_proc_stat() {
         let tmp = tempfile::tempdir().unwrap();

@@ -325,6 +325,15 @@ mod tests {
         assert_eq!(missing.text.status, "/opt/check_gone: not found");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_output_splits_without_panicking(text in "(\\PC{0,40}[|\n]?){0,6}") {
+            let parsed = parse_plugin_text(&text);
+            proptest::prop_assert!(!parsed.status.contains('\n'));
+            proptest::prop_assert!(!parsed.status.contains('|'));
+        }
+    }
+
     #[test]
     fn truncation_is_noted_and_failure_streaks_count() {
         let mut stdout = captured("OK - fine\n");

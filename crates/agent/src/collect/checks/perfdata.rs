@@ -55,18 +55,32 @@ fn push_error(errors: &mut Vec<String>, item: &str, reason: &str) {
     errors.push(format!("`{shown}{ellipsis}`: {reason}"));
 }
 
-/// The next item (up to unquoted whitespace) and what follows it.
+/// The next item and what follows it: up to whitespace, and past the spaces of a quoted label
+/// (a quote elsewhere is just a character, so one stray `'` cannot swallow the items after it).
 fn split_item(text: &str) -> (&str, &str) {
-    let mut quoted = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            // `''` inside quotes toggles twice: still quoted, as the escape means.
-            '\'' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => return (&text[..i], &text[i..]),
-            _ => {}
+    let mut start = 0;
+    if text.starts_with('\'') {
+        start = 1;
+        loop {
+            match text[start..].find('\'') {
+                // Unterminated: the rest is this (malformed) item.
+                None => return (text, ""),
+                Some(at) => {
+                    start += at + 1;
+                    // `''` is an escaped quote inside the label.
+                    if text[start..].starts_with('\'') {
+                        start += 1;
+                        continue;
+                    }
+                    break;
+                }
+            }
         }
     }
-    (text, "")
+    match text[start..].find(char::is_whitespace) {
+        Some(at) => text.split_at(start + at),
+        None => (text, ""),
+    }
 }
 
 fn parse_item(item: &str, errors: &mut Vec<String>) -> Result<PerfData, &'static str> {
@@ -278,6 +292,14 @@ mod tests {
                 "`'open=2 `: unterminated quote in the label",
             ]
         );
+    }
+
+    #[test]
+    fn a_stray_quote_costs_only_its_own_item() {
+        let (items, errors) = parse_all("it's=1 a=2 'x y'=3");
+        let labels: Vec<_> = items.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["it's", "a", "x y"]);
+        assert!(errors.is_empty(), "{errors:?}");
     }
 
     #[test]
