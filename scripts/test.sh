@@ -3,6 +3,7 @@
 # Installs what the tests need when it is missing (real components, not mocks):
 #   promtool (package `prometheus`) judges the /metrics exposition format.
 #   mosquitto (package `mosquitto`) is the MQTT broker the MQTT sink and Home Assistant tests talk to.
+#   monitoring-plugins: the real Nagios plugins the checks are tested against.
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/lib/nagios/plugins/check_dummy ] || need+=(monitoring-plugins)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

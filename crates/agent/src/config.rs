@@ -34,6 +34,9 @@ pub struct AgentConfig {
     /// The remote-command whitelist (`[[commands]]`).
     pub commands: Vec<crate::commands::config::CommandSpec>,
     pub remote: crate::commands::config::RemoteCommandsConfig,
+    /// `[[checks]]`: Nagios-compatible check commands.
+    pub checks: Vec<CheckConfig>,
+    pub systemd: SystemdConfig,
 }
 
 /// `[agent]`: identity and where the host's trees are.
@@ -334,6 +337,87 @@ pub struct DebugConfig {
     pub dump_dir: Option<PathBuf>,
 }
 
+/// `[systemd]`: units to watch, and the system's failed units. Nothing happens on a host
+/// without systemd.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SystemdConfig {
+    pub enabled: bool,
+    pub tier: Option<Tier>,
+    /// Unit names or shell-style patterns (`nginx*.service`); empty = only the failed count.
+    pub units: Vec<String>,
+    /// The listed units are expected to be active; one that is not is alerted on.
+    pub expect_active: bool,
+    /// The `systemctl` program: a name looked up in `PATH`, or a path.
+    pub systemctl: PathBuf,
+    /// The longest one `systemctl` call may take, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SystemdConfig {
+    fn default() -> Self {
+        SystemdConfig {
+            enabled: true,
+            tier: None,
+            units: Vec::new(),
+            expect_active: true,
+            systemctl: "systemctl".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+/// One `[[checks]]` entry: a Nagios-compatible plugin run on its own interval.
+///
+/// `name` and `command` are optional here only so that an entry missing one is skipped with a
+/// warning naming its index (see [`crate::collect::checks`]) instead of failing the whole file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Unique on the host: the series label and the name in the report.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The program and its arguments. An argv array is run as written, never through a shell
+    /// (write `["/bin/sh", "-c", "…"]` for one). A string is split into words the way a POSIX
+    /// shell splits them (quotes and backslashes), with no variable, glob or pipe expansion.
+    #[serde(default)]
+    pub command: Option<CheckCommand>,
+    /// Seconds between runs (from the start of one to the start of the next).
+    #[serde(default = "default_check_interval", alias = "interval")]
+    pub interval_seconds: u64,
+    /// Seconds a run may take before its process group is killed and the check is UNKNOWN.
+    #[serde(default = "default_check_timeout", alias = "timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// A check's command as written in the config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum CheckCommand {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+impl CheckCommand {
+    /// The argv; `Err` says why a string could not be split.
+    pub fn argv(&self) -> Result<Vec<String>, &'static str> {
+        match self {
+            CheckCommand::Argv(argv) => Ok(argv.clone()),
+            CheckCommand::Line(line) => {
+                shlex::split(line).ok_or("unbalanced quotes or a trailing backslash")
+            }
+        }
+    }
+}
+
+fn default_check_interval() -> u64 {
+    60
+}
+
+fn default_check_timeout() -> u64 {
+    10
+}
+
 macro_rules! settings_of {
     ($($t:ty),*) => {$(
         impl $t {
@@ -348,7 +432,8 @@ settings_of!(
     FilesystemsConfig,
     DisksConfig,
     NetworkConfig,
-    ProcessesConfig
+    ProcessesConfig,
+    SystemdConfig
 );
 
 impl AgentConfig {
@@ -374,6 +459,7 @@ impl AgentConfig {
         "debug",
         "mqtt",
         "remote",
+        "systemd",
     ];
 
     /// Finds, reads, overlays and validates the agent's configuration.
@@ -430,6 +516,13 @@ impl AgentConfig {
                 self.processes.top
             ));
         }
+        validate_checks(&self.checks)?;
+        if !(1..=600).contains(&self.systemd.timeout_seconds) {
+            return Err(format!(
+                "key `systemd.timeout_seconds`: must be between 1 and 600, got {}",
+                self.systemd.timeout_seconds
+            ));
+        }
         self.hub.validate()?;
         self.mqtt.validate()?;
         crate::commands::config::validate(&self.commands, &self.remote)?;
@@ -455,6 +548,39 @@ impl AgentConfig {
         }
         Ok(())
     }
+}
+
+/// Interval and timeout bounds, and unique names: two checks of one name would write the same
+/// series, so a duplicate is an error rather than a warning (entries missing a name or command
+/// are only warned about, at start-up).
+fn validate_checks(checks: &[CheckConfig]) -> Result<(), String> {
+    for (i, check) in checks.iter().enumerate() {
+        if !(1..=86_400).contains(&check.interval_seconds) {
+            return Err(format!(
+                "key `checks[{i}].interval_seconds`: must be between 1 and 86400, got {}",
+                check.interval_seconds
+            ));
+        }
+        if !(1..=3_600).contains(&check.timeout_seconds) {
+            return Err(format!(
+                "key `checks[{i}].timeout_seconds`: must be between 1 and 3600, got {}",
+                check.timeout_seconds
+            ));
+        }
+        let Some(name) = check.name.as_deref().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        if let Some(first) = checks[..i]
+            .iter()
+            .position(|c| c.name.as_deref() == Some(name))
+        {
+            return Err(format!(
+                "key `checks[{i}].name`: `{name}` is already the name of checks[{first}]; \
+                 check names must be unique"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl HubConfig {
@@ -611,6 +737,92 @@ mod tests {
         write(&explicit, "[tiers]\nfast = 7\n");
         s2.explicit = Some(explicit);
         assert_eq!(AgentConfig::load(&s2).unwrap().0.tiers.fast, 7);
+    }
+
+    #[test]
+    fn checks_parse_with_defaults_aliases_and_both_command_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources_in(dir.path());
+        write(
+            &dir.path().join("cwd/hostwatch.toml"),
+            r#"
+[[checks]]
+name = "disk"
+command = ["/usr/lib/nagios/plugins/check_disk", "-w", "20%"]
+
+[[checks]]
+name = "line"
+command = "check_http -H 'my host'"
+interval = 30
+timeout = 5
+
+[[checks]]
+command = ["true"]
+"#,
+        );
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.checks.len(), 3);
+        assert_eq!(
+            (c.checks[0].interval_seconds, c.checks[0].timeout_seconds),
+            (60, 10)
+        );
+        assert_eq!(
+            (c.checks[1].interval_seconds, c.checks[1].timeout_seconds),
+            (30, 5)
+        );
+        assert_eq!(
+            c.checks[1].command.as_ref().unwrap().argv().unwrap(),
+            ["check_http", "-H", "my host"]
+        );
+        assert_eq!(
+            c.checks[2].name, None,
+            "skipped at start-up, not refused here"
+        );
+    }
+
+    #[test]
+    fn checks_refuse_duplicates_bad_bounds_and_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources_in(dir.path());
+        let file = dir.path().join("cwd/hostwatch.toml");
+        for (text, expect) in [
+            (
+                "[[checks]]\nname = \"a\"\ncommand = [\"true\"]\n[[checks]]\nname = \"b\"\ncommand = [\"true\"]\n[[checks]]\nname = \"a\"\ncommand = [\"false\"]\n",
+                "key `checks[2].name`: `a` is already the name of checks[0]",
+            ),
+            (
+                "[[checks]]\nname = \"a\"\ncommand = [\"true\"]\ninterval_seconds = 0\n",
+                "key `checks[0].interval_seconds`: must be between 1 and 86400, got 0",
+            ),
+            (
+                "[[checks]]\nname = \"a\"\ncommand = [\"true\"]\ntimeout_seconds = 7200\n",
+                "key `checks[0].timeout_seconds`: must be between 1 and 3600",
+            ),
+            ("[[checks]]\nname = \"a\"\nintervall = 5\n", "intervall"),
+        ] {
+            write(&file, text);
+            let e = AgentConfig::load(&s).unwrap_err();
+            assert!(e.problem.contains(expect), "{e}");
+        }
+    }
+
+    #[test]
+    fn systemd_units_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sources_in(dir.path());
+        write(
+            &dir.path().join("cwd/hostwatch.toml"),
+            "[systemd]\nunits = [\"cloudflared.service\", \"nginx*.service\"]\n",
+        );
+        s.env = vec![("HOSTWATCH_SYSTEMD_EXPECT_ACTIVE".into(), "false".into())];
+        let (c, _) = AgentConfig::load(&s).unwrap();
+        assert_eq!(c.systemd.units, ["cloudflared.service", "nginx*.service"]);
+        assert!(!c.systemd.expect_active);
+        assert!(c.systemd.enabled);
+        assert_eq!(c.systemd.systemctl, PathBuf::from("systemctl"));
+        s.env = vec![("HOSTWATCH_SYSTEMD_TIMEOUT_SECONDS".into(), "0".into())];
+        let e = AgentConfig::load(&s).unwrap_err();
+        assert!(e.problem.contains("systemd.timeout_seconds"), "{e}");
     }
 
     #[test]

@@ -359,6 +359,29 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(c)) = &s.checks {
+        checks(&mut o, c);
+    }
+    if let Some(Section::Ok(d)) = &s.systemd {
+        let _ = writeln!(o, "\nsystemd  {} failed units", d.failed_units);
+        for name in &d.failed_unit_names {
+            let _ = writeln!(o, "  failed: {name}");
+        }
+        for u in &d.units {
+            let _ = writeln!(
+                o,
+                "  {:<32} {:<10} {:<12} {:<10} restarts {:>3}  memory {}",
+                u.name,
+                u.load_state,
+                u.active_state,
+                u.sub_state,
+                u.restarts
+                    .map_or_else(|| "-".to_string(), |r| r.to_string()),
+                u.memory_bytes
+                    .map_or_else(|| "-".to_string(), |b| bytes(b as f64))
+            );
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");
@@ -367,6 +390,32 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+/// One line per check: name, state, status; then its performance data, indented.
+fn checks(o: &mut String, c: &hostwatch_proto::sections::Checks) {
+    let _ = writeln!(o, "\nchecks");
+    for check in &c.checks {
+        let status: String = check.status.chars().take(100).collect();
+        let _ = writeln!(
+            o,
+            "  {:<20} {:<8} {status}  ({:.2} s)",
+            check.name,
+            check.state.to_string(),
+            check.duration_seconds
+        );
+        for p in &check.perfdata {
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<8}   {} = {}{}",
+                "",
+                "",
+                p.label,
+                p.value,
+                p.uom.as_deref().unwrap_or("")
+            );
+        }
+    }
 }
 
 #[cfg(test)]

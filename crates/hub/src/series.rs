@@ -213,6 +213,23 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     zfs_points(r, out);
     smart_points(r, out);
     proxmox_points(r, out);
+    if let Some(Section::Ok(c)) = &s.checks {
+        check_points(c, out);
+    }
+    if let Some(Section::Ok(d)) = &s.systemd {
+        out.push(plain("systemd.failed_units", f64::from(d.failed_units)));
+        for unit in &d.units {
+            let l = || vec![("unit", unit.name.clone())];
+            out.push(labelled(
+                "systemd.unit_active",
+                l(),
+                if unit.is_active() { 1.0 } else { 0.0 },
+            ));
+            if let Some(restarts) = unit.restarts {
+                out.push(labelled("systemd.unit_restarts", l(), f64::from(restarts)));
+            }
+        }
+    }
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
@@ -392,6 +409,26 @@ fn proxmox_points(r: &Report, out: &mut Vec<Point>) {
     }
 }
 
+/// `check.state{check}` (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and `check.perf{check,label}`
+/// in base units (`ms` and `us` as seconds, `KB`… as bytes), so two plugins measuring the same
+/// thing in different units chart on one axis.
+fn check_points(c: &hostwatch_proto::sections::Checks, out: &mut Vec<Point>) {
+    for check in &c.checks {
+        out.push(labelled(
+            "check.state",
+            vec![("check", check.name.clone())],
+            f64::from(check.state.code()),
+        ));
+        for p in &check.perfdata {
+            out.push(labelled(
+                "check.perf",
+                vec![("check", check.name.clone()), ("label", p.label.clone())],
+                p.base_value().0,
+            ));
+        }
+    }
+}
+
 /// Parses `name` or `name{label="value",…}` as the API receives it.
 pub fn parse_selector(s: &str) -> Option<(String, Vec<(String, String)>)> {
     let Some((name, rest)) = s.split_once('{') else {
@@ -463,7 +500,6 @@ mod tests {
         assert_eq!(
             value(&out, &format!("temp.sensor_crit_celsius{package}")),
             Some(100.0)
-
         );
         assert_eq!(value(&out, "zfs.online{pool=\"rpool\"}"), Some(0.0));
         assert_eq!(
@@ -496,6 +532,31 @@ mod tests {
         assert_eq!(
             value(&out, "zfs.dataset_compress_ratio{dataset=\"rpool/data\"}"),
             Some(1.39)
+        );
+        assert_eq!(value(&out, "systemd.failed_units"), Some(1.0));
+        assert_eq!(
+            value(&out, "systemd.unit_active{unit=\"cloudflared.service\"}"),
+            Some(0.0),
+            "auto-restarting is not active"
+        );
+        assert_eq!(
+            value(&out, "systemd.unit_active{unit=\"nginx.service\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&out, "systemd.unit_restarts{unit=\"cloudflared.service\"}"),
+            Some(4.0)
+        );
+        assert_eq!(value(&out, "check.state{check=\"root_disk\"}"), Some(1.0));
+        assert_eq!(value(&out, "check.state{check=\"backup_age\"}"), Some(3.0));
+        assert_eq!(
+            value(&out, "check.perf{check=\"root_disk\",label=\"/\"}"),
+            Some(2643.0 * 1024.0 * 1024.0),
+            "MB are charted as bytes"
+        );
+        assert_eq!(
+            value(&out, "check.perf{check=\"root_disk\",label=\"load 1\"}"),
+            Some(0.5)
         );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));

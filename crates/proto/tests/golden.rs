@@ -57,6 +57,50 @@ fn full_report_has_every_section_with_its_values() {
 }
 
 #[test]
+fn checks_carry_state_text_and_typed_perfdata() {
+    use hostwatch_proto::sections::{CheckState, Range};
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let checks = &report
+        .sections
+        .checks
+        .as_ref()
+        .unwrap()
+        .ok()
+        .unwrap()
+        .checks;
+    assert_eq!(checks.len(), 2);
+    let disk = &checks[0];
+    assert_eq!((disk.state, disk.exit_code), (CheckState::Warning, Some(1)));
+    assert!(disk.long_output.starts_with("/ 15272 MB"));
+    assert_eq!(disk.perfdata[0].uom.as_deref(), Some("MB"));
+    assert_eq!(disk.perfdata[0].max, Some(5968.0));
+    assert_eq!(disk.perfdata[0].base_value().0, 2643.0 * 1024.0 * 1024.0);
+    let crit: Range = "@0:6".parse().unwrap();
+    assert_eq!(disk.perfdata[1].crit, Some(crit));
+    assert!(disk.perfdata[1].crit.unwrap().alerts(0.5));
+    assert_eq!(disk.perfdata_errors.len(), 1);
+    assert_eq!(disk.consecutive_failures, 3);
+    let timed_out = &checks[1];
+    assert_eq!(timed_out.state, CheckState::Unknown);
+    assert_eq!(timed_out.exit_code, None);
+    assert!(timed_out.perfdata.is_empty() && timed_out.long_output.is_empty());
+}
+
+#[test]
+fn systemd_units_and_failed_count() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let systemd = report.sections.systemd.as_ref().unwrap().ok().unwrap();
+    assert_eq!(systemd.failed_units, 1);
+    assert_eq!(systemd.failed_unit_names, ["pve-guests.service"]);
+    let cloudflared = &systemd.units[0];
+    assert_eq!(cloudflared.sub_state, "auto-restart");
+    assert_eq!(cloudflared.restarts, Some(4));
+    assert!(!cloudflared.is_active() && cloudflared.expected_active);
+    assert!(systemd.units[1].is_active());
+    assert_eq!(systemd.units[1].memory_bytes, Some(9_437_184));
+}
+
+#[test]
 fn failed_sections_carry_kind_and_message() {
     let text = fixture("report-v1-errors.json");
     let report = Report::from_json(text.as_bytes()).unwrap();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub mod baselines;
 pub mod cgroup;
+pub mod checks;
 pub mod cpu;
 pub mod disks;
 pub mod filesystems;
@@ -20,6 +21,7 @@ pub mod processes;
 pub mod proxmox;
 pub mod smart;
 pub mod system;
+pub mod systemd;
 pub mod thermal;
 pub mod tools;
 pub mod zfs;
@@ -174,5 +176,19 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
             tools.clone(),
         ))
     });
+    add(config.systemd.settings(), &|| {
+        Box::new(systemd::SystemdCollector::new(
+            &config.systemd,
+            paths,
+            runner.clone(),
+        ))
+    });
+    // Checks have no on/off switch of their own: no `[[checks]]` entries, no collector.
+    if let Some(checks) = checks::ChecksCollector::from_config(&config.checks, || runner.clone()) {
+        out.push(Scheduled {
+            tier: checks.default_tier(),
+            collector: Box::new(checks),
+        });
+    }
     out
 }

@@ -161,6 +161,12 @@ pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> 
     if let Some(sys) = ok(&s.system) {
         system(&mut e, sys);
     }
+    if let Some(c) = ok(&s.checks) {
+        checks(&mut e, c);
+    }
+    if let Some(d) = ok(&s.systemd) {
+        systemd(&mut e, d);
+    }
     e.finish()
 }
 
@@ -822,4 +828,93 @@ fn system(e: &mut Exposition, s: &hostwatch_proto::sections::System) {
         &[("kind", s.virtualization.as_deref().unwrap_or("none"))],
         1.0,
     );
+}
+
+/// Checks: the state as Nagios numbers it, and the performance data in base units with the unit
+/// as a label (a plugin's data is not known ahead, so it cannot have a metric name of its own).
+fn checks(e: &mut Exposition, c: &hostwatch_proto::sections::Checks) {
+    use hostwatch_proto::sections::BaseUnit;
+    e.family(
+        "hostwatch_check_state",
+        Kind::Gauge,
+        "Latest state of a Nagios-compatible check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    );
+    for check in &c.checks {
+        e.sample(
+            "hostwatch_check_state",
+            &[("check", &check.name)],
+            f64::from(check.state.code()),
+        );
+    }
+    e.family(
+        "hostwatch_check_duration_seconds",
+        Kind::Gauge,
+        "How long the check's latest run took.",
+    );
+    for check in &c.checks {
+        e.sample(
+            "hostwatch_check_duration_seconds",
+            &[("check", &check.name)],
+            check.duration_seconds,
+        );
+    }
+    e.family(
+        "hostwatch_check_perfdata",
+        Kind::Gauge,
+        "A check's performance data in base units (seconds, bytes); unit says which.",
+    );
+    for check in &c.checks {
+        for p in &check.perfdata {
+            let (value, unit) = p.base_value();
+            let unit = match unit {
+                BaseUnit::None => "",
+                BaseUnit::Seconds => "seconds",
+                BaseUnit::Percent => "percent",
+                BaseUnit::Bytes => "bytes",
+                BaseUnit::Counter => "counter",
+            };
+            e.sample(
+                "hostwatch_check_perfdata",
+                &[("check", &check.name), ("label", &p.label), ("unit", unit)],
+                value,
+            );
+        }
+    }
+}
+
+/// systemd: node_exporter's `node_systemd_unit_state` (one sample per state, 1 for the unit's
+/// current one) and restart counter for the configured units, and the failed count.
+fn systemd(e: &mut Exposition, d: &hostwatch_proto::sections::Systemd) {
+    const STATES: [&str; 5] = ["activating", "active", "deactivating", "failed", "inactive"];
+    e.single(
+        "hostwatch_systemd_failed_units",
+        Kind::Gauge,
+        "Units of the whole system in the failed state.",
+        f64::from(d.failed_units),
+    );
+    e.family("node_systemd_unit_state", Kind::Gauge, "Systemd unit");
+    for unit in &d.units {
+        let kind = unit.name.rsplit_once('.').map_or("", |(_, t)| t);
+        for state in STATES {
+            e.sample(
+                "node_systemd_unit_state",
+                &[("name", &unit.name), ("state", state), ("type", kind)],
+                if unit.active_state == state { 1.0 } else { 0.0 },
+            );
+        }
+    }
+    e.family(
+        "node_systemd_service_restart_total",
+        Kind::Counter,
+        "Service unit count of Restart triggers",
+    );
+    for unit in &d.units {
+        if let Some(restarts) = unit.restarts {
+            e.sample(
+                "node_systemd_service_restart_total",
+                &[("name", &unit.name)],
+                f64::from(restarts),
+            );
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The agent's integration tests: one binary, so the 2-core machine links once.
 
+mod checks;
 mod fakehub;
 mod hub;
 mod logcapture;
 mod mosquitto;
 mod mqtt;
 mod prometheus;
+mod systemd;

@@ -126,6 +126,16 @@ fn node_exporter_names_carry_the_reports_values() {
         "node_boot_time_seconds 1794304124",
         "hostwatch_cpu_steal_pct 8.2",
         "hostwatch_processes_state{state=\"zombie\"} 1",
+        "hostwatch_systemd_failed_units 1",
+        "node_systemd_unit_state{name=\"cloudflared.service\",state=\"activating\",type=\"service\"} 1",
+        "node_systemd_unit_state{name=\"cloudflared.service\",state=\"active\",type=\"service\"} 0",
+        "node_systemd_unit_state{name=\"nginx.service\",state=\"active\",type=\"service\"} 1",
+        "node_systemd_service_restart_total{name=\"cloudflared.service\"} 4",
+        "hostwatch_check_state{check=\"root_disk\"} 1",
+        "hostwatch_check_state{check=\"backup_age\"} 3",
+        "hostwatch_check_perfdata{check=\"root_disk\",label=\"/\",unit=\"bytes\"} 2771386368",
+        "hostwatch_check_perfdata{check=\"root_disk\",label=\"load 1\",unit=\"\"} 0.5",
+        "hostwatch_check_duration_seconds{check=\"backup_age\"} 10.003",
     ] {
         assert!(
             text.lines().any(|l| l == line),

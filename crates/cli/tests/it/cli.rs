@@ -63,6 +63,129 @@ fn snapshot_table_is_readable() {
 }
 
 #[test]
+fn snapshot_runs_each_check_once_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let file = dir.path().join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[checks]]
+name = "dummy"
+command = ["/usr/lib/nagios/plugins/check_dummy", "2", "on fire"]
+
+[[checks]]
+name = "counted"
+command = ["/bin/sh", "-c", "echo run >> {}; echo 'OK - counted|runs=1;;;0'"]
+"#,
+            runs.display()
+        ),
+    )
+    .unwrap();
+    let out = hostwatch()
+        .args(["snapshot", "--format", "json", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = Report::from_json(&out.stdout).unwrap();
+    let section = report.sections.checks.unwrap();
+    let checks = &section.ok().unwrap().checks;
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0].status, "CRITICAL: on fire");
+    assert_eq!(checks[1].perfdata[0].label, "runs");
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "run\n",
+        "two collections, one run"
+    );
+
+    let out = hostwatch()
+        .args(["snapshot", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\nchecks\n"), "{text}");
+    assert!(
+        text.contains("dummy                CRITICAL CRITICAL: on fire"),
+        "{text}"
+    );
+    assert!(text.contains("runs = 1"), "{text}");
+}
+
+#[test]
+fn snapshot_shows_systemd_units_from_systemctl_on_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A host root where systemd is booted, and a fake `systemctl` first in PATH that prints
+    // recorded output.
+    std::fs::create_dir_all(dir.path().join("root/run/systemd/system")).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../agent/tests/fixtures/systemd"
+    );
+    std::fs::write(
+        bin.join("systemctl"),
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\nlist-units) cat {fixtures}/list-units-pve-node.txt ;;\n\
+             show) cat {fixtures}/show-pve-node.txt ;;\nesac\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let file = dir.path().join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[agent]\nroot_dir = \"{}\"\n[systemd]\nunits = [\"cloudflared.service\", \"missing.service\", \"nginx*.service\"]\n",
+            dir.path().join("root").display()
+        ),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = hostwatch()
+        .args(["snapshot", "--format", "json", "--config"])
+        .arg(&file)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = Report::from_json(&out.stdout).unwrap();
+    let section = report.sections.systemd.expect("a systemd section");
+    let systemd = section.ok().expect("no error");
+    assert_eq!(systemd.failed_units, 2);
+    assert_eq!(systemd.units.len(), 4);
+    assert_eq!(systemd.units[0].restarts, Some(4));
+
+    let out = hostwatch()
+        .args(["snapshot", "--config"])
+        .arg(&file)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("systemd  2 failed units"), "{text}");
+    assert!(text.contains("failed: pve-guests.service"), "{text}");
+    assert!(text.contains("cloudflared.service"), "{text}");
+}
+
+#[test]
 fn agent_without_a_sink_refuses_to_start() {
     let out = hostwatch().arg("agent").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

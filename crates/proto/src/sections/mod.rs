@@ -5,6 +5,7 @@
 //! (`*_total`) travel next to the rates so readers that keep their own deltas (Prometheus,
 //! the hub) never depend on the agent's interval.
 
+mod checks;
 mod cpu;
 mod disks;
 mod filesystems;
@@ -15,9 +16,11 @@ mod processes;
 mod proxmox;
 mod smart;
 mod system;
+mod systemd;
 mod thermal;
 mod zfs;
 
+pub use checks::{BaseUnit, CheckResult, CheckState, Checks, PerfData, Range, RangeError};
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
 pub use filesystems::{Filesystem, Filesystems};
@@ -28,6 +31,7 @@ pub use processes::{ProcessInfo, ProcessStates, Processes};
 pub use proxmox::{Proxmox, PveGuest, PveGuestRates, PveStorage};
 pub use smart::{Smart, SmartDevice};
 pub use system::{ContainerLimits, OsRelease, System};
+pub use systemd::{Systemd, SystemdUnit};
 pub use thermal::{TempSensor, Thermal, ThermalZone};
 pub use zfs::{Zfs, ZfsDataset, ZfsDatasets, ZfsPool, ZfsScan, ZfsVdev};
 
@@ -141,4 +145,6 @@ sections! {
     ZfsDatasets zfs_datasets: ZfsDatasets,
     Smart smart: Smart,
     Proxmox proxmox: Proxmox,
+    Checks checks: Checks,
+    Systemd systemd: Systemd,
 }
