@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub mod baselines;
 pub mod cgroup;
+pub mod containers;
 pub mod cpu;
 pub mod disks;
 pub mod filesystems;
@@ -136,6 +137,12 @@ pub fn build(config: &AgentConfig, paths: &HostPaths) -> Vec<Scheduled> {
         Box::new(processes::ProcessesCollector::new(
             paths.clone(),
             &config.processes,
+        ))
+    });
+    add(config.containers.settings(), &|| {
+        Box::new(containers::ContainersCollector::new(
+            &config.containers,
+            paths,
         ))
     });
     out

@@ -5,6 +5,7 @@
 //! (`*_total`) travel next to the rates so readers that keep their own deltas (Prometheus,
 //! the hub) never depend on the agent's interval.
 
+mod containers;
 mod cpu;
 mod disks;
 mod filesystems;
@@ -15,6 +16,9 @@ mod processes;
 mod system;
 mod thermal;
 
+pub use containers::{
+    Container, ContainerHealth, Containers, HealthCheckResult, WatchdogAction, WatchdogResult,
+};
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
 pub use filesystems::{Filesystem, Filesystems};
@@ -131,4 +135,5 @@ sections! {
     Network network: Network,
     Thermal thermal: Thermal,
     Processes processes: Processes,
+    Containers containers: Containers,
 }
