@@ -405,10 +405,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(docker.engine_name().unwrap(), "Docker Engine 27.3.1");
-        let podman: VersionInfo = serde_json::from_str(
-            r#"{"Components":[{"Name":"Podman Engine","Version":"5.2.0"}]}"#,
-        )
-        .unwrap();
+        let podman: VersionInfo =
+            serde_json::from_str(r#"{"Components":[{"Name":"Podman Engine","Version":"5.2.0"}]}"#)
+                .unwrap();
         assert_eq!(podman.engine_name().unwrap(), "Podman Engine 5.2.0");
         let old: VersionInfo = serde_json::from_str(r#"{"Version":"1.10.1"}"#).unwrap();
         assert_eq!(old.engine_name().unwrap(), "Docker Engine 1.10.1");

@@ -77,9 +77,7 @@ pub fn request(
         if left.is_zero() {
             return Err(HttpError::Timeout(timeout.as_secs()));
         }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(HttpError::Io)?;
+        stream.set_read_timeout(Some(left)).map_err(HttpError::Io)?;
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -103,7 +101,9 @@ pub fn request(
 
 fn timed_out(e: io::Error, timeout: Duration) -> HttpError {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(timeout.as_secs()),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            HttpError::Timeout(timeout.as_secs())
+        }
         _ => HttpError::Io(e),
     }
 }
@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn content_length_body_is_complete_only_when_all_bytes_are_there() {
-        let full = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n[{}]";
+        let full =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n[{}]";
         assert_eq!(parse(&full[..full.len() - 1], false).unwrap(), None);
         let r = parse(full, false).unwrap().unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"[{}]"[..]));

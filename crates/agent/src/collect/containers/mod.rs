@@ -224,7 +224,11 @@ impl ContainersCollector {
             let container = self.container(api, entry, list_has_health, now_ms, host_mem_total)?;
             if container.state == "running" {
                 out.running += 1;
-                if container.health.as_ref().is_some_and(|h| h.status == "unhealthy") {
+                if container
+                    .health
+                    .as_ref()
+                    .is_some_and(|h| h.status == "unhealthy")
+                {
                     out.unhealthy += 1;
                 }
             }
@@ -316,7 +320,10 @@ impl ContainersCollector {
         let known = self.known.entry(entry.id.clone()).or_default();
         let health_settled = match list_health {
             Some(h) => h.status == "healthy",
-            None => !entry.status.contains("(unhealthy)") && !entry.status.contains("starting"),
+            None => {
+                !entry.status.contains("(unhealthy)")
+                    && !entry.status.contains("(health: starting)")
+            }
         };
         let stale = known.inspect.is_none()
             || known.inspected_status != entry.status

@@ -105,7 +105,10 @@ fn cpu_pct(stats: &Stats, previous: Option<&Sample>) -> Option<f64> {
         Some(p) => (p.cpu_total_ns, p.system_ns?),
         None => {
             let pre = &stats.precpu_stats;
-            (pre.cpu_usage.total_usage, pre.system_cpu_usage.filter(|s| *s > 0)?)
+            (
+                pre.cpu_usage.total_usage,
+                pre.system_cpu_usage.filter(|s| *s > 0)?,
+            )
         }
     };
     let system_now = cpu.system_cpu_usage?;
@@ -204,7 +207,8 @@ mod tests {
 
     #[test]
     fn cgroup_v2_usage_drops_inactive_file_and_host_sized_limit_is_no_limit() {
-        let s = stats(r#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"inactive_file":250}}}"#);
+        let s =
+            stats(r#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"inactive_file":250}}}"#);
         let (d, _) = derive(&s, None, 0, Some(4000));
         assert_eq!(d.mem_used, Some(750));
         assert_eq!(d.mem_limit, Some(None));
@@ -226,7 +230,10 @@ mod tests {
                 "networks":{"eth0":{"rx_bytes":10,"tx_bytes":5}}}"#,
         );
         let (d, s1) = derive(&first, None, 0, None);
-        assert_eq!((d.cpu_pct, d.block_read_rate, d.net_rx_rate), (None, None, None));
+        assert_eq!(
+            (d.cpu_pct, d.block_read_rate, d.net_rx_rate),
+            (None, None, None)
+        );
         let second = stats(
             r#"{"read":"2024-01-01T00:00:10Z","cpu_stats":{"cpu_usage":{"total_usage":2000000000},"system_cpu_usage":30000000000,"online_cpus":2},
                 "blkio_stats":{"io_service_bytes_recursive":[{"op":"read","value":1100},{"op":"write","value":40960}]},
@@ -245,7 +252,10 @@ mod tests {
                 "networks":{"eth0":{"rx_bytes":0,"tx_bytes":0}}}"#,
         );
         let (d, _) = derive(&restarted, Some(&s2), 0, None);
-        assert_eq!((d.block_read_rate, d.net_rx_rate, d.cpu_pct), (None, None, None));
+        assert_eq!(
+            (d.block_read_rate, d.net_rx_rate, d.cpu_pct),
+            (None, None, None)
+        );
         assert_eq!(d.block_read, Some(0));
     }
 }

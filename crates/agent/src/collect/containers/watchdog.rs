@@ -173,9 +173,15 @@ mod tests {
             matches!(&held, Decision::HeldBack(why) if why.contains("cooldown of 600 s")),
             "{held:?}"
         );
-        assert!(matches!(w.decide(&unhealthy(3), 10 * min), Decision::Restart(_)));
+        assert!(matches!(
+            w.decide(&unhealthy(3), 10 * min),
+            Decision::Restart(_)
+        ));
         w.record("abc", 10 * min);
-        assert!(matches!(w.decide(&unhealthy(3), 20 * min), Decision::Restart(_)));
+        assert!(matches!(
+            w.decide(&unhealthy(3), 20 * min),
+            Decision::Restart(_)
+        ));
         w.record("abc", 20 * min);
         // Three in the last hour: the cap holds even though the cooldown has passed.
         let held = w.decide(&unhealthy(3), 45 * min);
@@ -184,6 +190,9 @@ mod tests {
             "{held:?}"
         );
         // An hour after the first, one slot is free again.
-        assert!(matches!(w.decide(&unhealthy(3), 60 * min), Decision::Restart(_)));
+        assert!(matches!(
+            w.decide(&unhealthy(3), 60 * min),
+            Decision::Restart(_)
+        ));
     }
 }
