@@ -4,6 +4,7 @@
 pub mod api;
 pub mod compact;
 pub mod config;
+pub mod container_events;
 pub mod enrol;
 pub mod heartbeat;
 pub mod hub;
