@@ -643,6 +643,43 @@ mod tests {
     }
 
     #[test]
+    fn containers_and_watchdog_settings_load_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cwd/hostwatch.toml");
+        write(
+            &file,
+            "[containers]\nsocket = \"/run/podman/podman.sock\"\n\n[containers.watchdog]\nenabled = true\nfailing_streak = 5\n",
+        );
+        let (config, _) = AgentConfig::load(&sources_in(dir.path())).unwrap();
+        let c = &config.containers;
+        assert_eq!(
+            c.socket.as_deref(),
+            Some(Path::new("/run/podman/podman.sock"))
+        );
+        assert!(c.watchdog.enabled);
+        assert_eq!(c.watchdog.failing_streak, 5);
+        assert_eq!(
+            c.watchdog.cooldown_seconds, 600,
+            "unset keys keep their default"
+        );
+        assert!(
+            !AgentConfig::default().containers.watchdog.enabled,
+            "opt-in"
+        );
+
+        write(&file, "[containers.watchdog]\nfailing_streak = 0\n");
+        let err = AgentConfig::load(&sources_in(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("containers.watchdog.failing_streak"), "{err}");
+        write(&file, "[containers.watchdog]\nrestart_everything = true\n");
+        let err = AgentConfig::load(&sources_in(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("restart_everything"), "{err}");
+    }
+
+    #[test]
     fn defaults_without_any_file() {
         let dir = tempfile::tempdir().unwrap();
         let (config, origin) = AgentConfig::load(&sources_in(dir.path())).unwrap();
