@@ -26,6 +26,7 @@ pub struct AgentConfig {
     pub zfs: crate::collect::zfs::ZfsConfig,
     pub smart: crate::collect::smart::SmartConfig,
     pub proxmox: crate::collect::proxmox::ProxmoxConfig,
+    pub containers: ContainersConfig,
     pub prometheus: PrometheusConfig,
     pub hub: HubConfig,
     pub spool: SpoolConfig,
@@ -253,6 +254,88 @@ impl Default for ProcessesConfig {
     }
 }
 
+/// `[containers]`: Docker and Podman through the Engine API on a Unix socket.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainersConfig {
+    pub enabled: bool,
+    pub tier: Option<Tier>,
+    /// The API socket. Unset: `DOCKER_HOST` (`unix://` only), else the first that exists of
+    /// `/var/run/docker.sock`, `/run/podman/podman.sock`, `$XDG_RUNTIME_DIR/podman/podman.sock`.
+    pub socket: Option<PathBuf>,
+    /// The longest one API call may take, in seconds.
+    pub timeout_seconds: u64,
+    pub watchdog: WatchdogConfig,
+}
+
+impl Default for ContainersConfig {
+    fn default() -> Self {
+        ContainersConfig {
+            enabled: true,
+            tier: None,
+            socket: None,
+            timeout_seconds: 5,
+            watchdog: WatchdogConfig::default(),
+        }
+    }
+}
+
+impl ContainersConfig {
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=120).contains(&self.timeout_seconds) {
+            return Err(format!(
+                "key `containers.timeout_seconds`: must be between 1 and 120, got {}",
+                self.timeout_seconds
+            ));
+        }
+        let w = &self.watchdog;
+        if w.failing_streak == 0 {
+            return Err("key `containers.watchdog.failing_streak`: must be at least 1".into());
+        }
+        if w.max_restarts_per_hour == 0 {
+            return Err(
+                "key `containers.watchdog.max_restarts_per_hour`: must be at least 1 (disable the watchdog instead)"
+                    .into(),
+            );
+        }
+        if w.stop_timeout_seconds > 300 {
+            return Err(format!(
+                "key `containers.watchdog.stop_timeout_seconds`: at most 300, got {}",
+                w.stop_timeout_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[containers.watchdog]`: restart containers whose health check keeps failing. Off unless
+/// enabled: restarting someone's service is a decision they make.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchdogConfig {
+    pub enabled: bool,
+    /// Consecutive failed health checks before a restart.
+    pub failing_streak: u32,
+    /// The least time between two restarts of one container, in seconds.
+    pub cooldown_seconds: u64,
+    /// The most restarts of one container in any hour.
+    pub max_restarts_per_hour: u32,
+    /// How long the daemon waits for the container to stop before killing it, in seconds.
+    pub stop_timeout_seconds: u64,
+}
+
+impl Default for WatchdogConfig {
+    fn default() -> Self {
+        WatchdogConfig {
+            enabled: false,
+            failing_streak: 3,
+            cooldown_seconds: 600,
+            max_restarts_per_hour: 3,
+            stop_timeout_seconds: 10,
+        }
+    }
+}
+
 /// `[prometheus]`: the `/metrics` endpoint, off unless `listen` is set.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -433,7 +516,8 @@ settings_of!(
     DisksConfig,
     NetworkConfig,
     ProcessesConfig,
-    SystemdConfig
+    SystemdConfig,
+    ContainersConfig
 );
 
 impl AgentConfig {
@@ -453,6 +537,7 @@ impl AgentConfig {
         "zfs",
         "smart",
         "proxmox",
+        "containers",
         "prometheus",
         "hub",
         "spool",
@@ -523,6 +608,7 @@ impl AgentConfig {
                 self.systemd.timeout_seconds
             ));
         }
+        self.containers.validate()?;
         self.hub.validate()?;
         self.mqtt.validate()?;
         crate::commands::config::validate(&self.commands, &self.remote)?;
@@ -694,6 +780,43 @@ mod tests {
     fn write(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn containers_and_watchdog_settings_load_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cwd/hostwatch.toml");
+        write(
+            &file,
+            "[containers]\nsocket = \"/run/podman/podman.sock\"\n\n[containers.watchdog]\nenabled = true\nfailing_streak = 5\n",
+        );
+        let (config, _) = AgentConfig::load(&sources_in(dir.path())).unwrap();
+        let c = &config.containers;
+        assert_eq!(
+            c.socket.as_deref(),
+            Some(Path::new("/run/podman/podman.sock"))
+        );
+        assert!(c.watchdog.enabled);
+        assert_eq!(c.watchdog.failing_streak, 5);
+        assert_eq!(
+            c.watchdog.cooldown_seconds, 600,
+            "unset keys keep their default"
+        );
+        assert!(
+            !AgentConfig::default().containers.watchdog.enabled,
+            "opt-in"
+        );
+
+        write(&file, "[containers.watchdog]\nfailing_streak = 0\n");
+        let err = AgentConfig::load(&sources_in(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("containers.watchdog.failing_streak"), "{err}");
+        write(&file, "[containers.watchdog]\nrestart_everything = true\n");
+        let err = AgentConfig::load(&sources_in(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("restart_everything"), "{err}");
     }
 
     #[test]

@@ -382,6 +382,58 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(cs)) = &s.containers {
+        let engine = cs.engine.as_deref().unwrap_or("container engine");
+        let _ = writeln!(
+            o,
+            "\ncontainers ({engine} on {}): {} running, {} unhealthy",
+            cs.socket, cs.running, cs.unhealthy
+        );
+        let _ = writeln!(
+            o,
+            "  {:<24} {:<10} {:<10} {:>7} {:>10} {:>10} {:>9} STATUS",
+            "NAME", "STATE", "HEALTH", "CPU%", "MEM", "LIMIT", "RESTARTS"
+        );
+        for c in &cs.containers {
+            let health = c.health.as_ref().map_or("-".to_string(), |h| {
+                if h.failing_streak > 0 {
+                    format!("{} ({})", h.status, h.failing_streak)
+                } else {
+                    h.status.clone()
+                }
+            });
+            let limit = match (c.mem_limit_bytes, c.mem_unlimited) {
+                (Some(l), _) => bytes(l as f64),
+                (None, Some(true)) => "none".to_string(),
+                _ => "-".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "  {:<24} {:<10} {:<10} {:>7} {:>10} {:>10} {:>9} {}",
+                c.name,
+                c.state,
+                health,
+                opt(c.cpu_pct, 1),
+                c.mem_used_bytes.map_or("-".into(), |b| bytes(b as f64)),
+                limit,
+                c.restart_count.map_or("-".into(), |n| n.to_string()),
+                c.status
+            );
+        }
+        for a in &cs.watchdog_actions {
+            let _ = writeln!(
+                o,
+                "  watchdog: {} {:?} ({}){}",
+                a.container,
+                a.result,
+                a.reason,
+                a.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod api;
 pub mod compact;
 pub mod config;
+pub mod container_events;
 pub mod digest;
 pub mod enrol;
 pub mod heartbeat;

@@ -152,57 +152,31 @@ pub struct ServiceFacts {
 }
 
 impl ServiceFacts {
-    /// Read from the report's JSON, so this module does not depend on those sections' Rust
-    /// types (added by the integrations): `containers.containers[]` whose `health.status` is
-    /// `unhealthy` (or `containers.unhealthy`, a count), `units.units[]` / `systemd.units[]`
-    /// whose `active_state` is `failed` (or a `failed` count), and `checks.checks[]` whose
-    /// `state` is not `ok`. A section that failed counts as no data.
+    /// From the report's containers, systemd and checks sections: containers whose health
+    /// is `unhealthy`, units in the `failed` state (the whole system's, not only the
+    /// configured ones), and checks not OK. A section that failed counts as no data.
     pub fn of(report: &Report) -> ServiceFacts {
-        let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(&report.sections) else {
-            return ServiceFacts::default();
-        };
-        let ok = |name: &str| sections.get(name).filter(|v| v.get("error").is_none());
-        let names =
-            |v: &serde_json::Value, list: &str, keep: &dyn Fn(&serde_json::Value) -> bool| {
-                v.get(list).and_then(|l| l.as_array()).map(|items| {
-                    items
-                        .iter()
-                        .filter(|i| keep(i))
-                        .map(|i| {
-                            i.get("name")
-                                .and_then(|n| n.as_str())
-                                .unwrap_or("?")
-                                .to_string()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            };
-        let counted = |v: &serde_json::Value, key: &str| {
-            v.get(key)
-                .and_then(|n| n.as_u64())
-                .map(|n| (0..n).map(|i| format!("#{}", i + 1)).collect())
-        };
-        let unhealthy_containers = ok("containers").and_then(|c| {
-            names(c, "containers", &|i| {
-                i.pointer("/health/status").and_then(|s| s.as_str()) == Some("unhealthy")
-            })
-            .or_else(|| counted(c, "unhealthy"))
-        });
-        let failed_units = ok("units").or_else(|| ok("systemd")).and_then(|u| {
-            names(u, "units", &|i| {
-                i.get("active_state").and_then(|s| s.as_str()) == Some("failed")
-            })
-            .or_else(|| counted(u, "failed"))
-        });
-        let failing_checks = ok("checks").and_then(|c| {
-            names(c, "checks", &|i| {
-                i.get("state").and_then(|s| s.as_str()) != Some("ok")
-            })
-        });
+        let s = &report.sections;
         ServiceFacts {
-            unhealthy_containers,
-            failed_units,
-            failing_checks,
+            unhealthy_containers: s.containers.as_ref().and_then(|c| c.ok()).map(|c| {
+                c.containers
+                    .iter()
+                    .filter(|c| c.health.as_ref().is_some_and(|h| h.status == "unhealthy"))
+                    .map(|c| c.name.clone())
+                    .collect()
+            }),
+            failed_units: s
+                .systemd
+                .as_ref()
+                .and_then(|d| d.ok())
+                .map(|d| d.failed_unit_names.clone()),
+            failing_checks: s.checks.as_ref().and_then(|c| c.ok()).map(|c| {
+                c.checks
+                    .iter()
+                    .filter(|c| c.state != hostwatch_proto::sections::CheckState::Ok)
+                    .map(|c| c.name.clone())
+                    .collect()
+            }),
         }
     }
 }
@@ -941,13 +915,24 @@ mod tests {
     }
 
     #[test]
-    fn service_facts_come_from_the_sections_json() {
-        // This build's report has no such sections: no data.
+    fn service_facts_come_from_the_sections() {
         let r: Report = serde_json::from_str(include_str!(
             "../../proto/tests/fixtures/report-v1-full.json"
         ))
         .unwrap();
-        assert_eq!(ServiceFacts::of(&r), ServiceFacts::default());
+        let facts = ServiceFacts::of(&r);
+        assert_eq!(facts.unhealthy_containers, Some(vec!["api".to_string()]));
+        assert_eq!(facts.failing_checks.as_ref().map(Vec::len), Some(2));
+        assert!(facts.failed_units.is_some());
+        let mut bare = r.clone();
+        bare.sections.containers = None;
+        bare.sections.systemd = None;
+        bare.sections.checks = None;
+        assert_eq!(
+            ServiceFacts::of(&bare),
+            ServiceFacts::default(),
+            "no sections, no data"
+        );
     }
 
     fn run(job: &str, at: i64, ok: bool) -> LatestRun {

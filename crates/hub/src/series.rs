@@ -230,6 +230,40 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
             }
         }
     }
+    if let Some(Section::Ok(cs)) = &s.containers {
+        out.push(plain("containers.running", f64::from(cs.running)));
+        out.push(plain("containers.unhealthy", f64::from(cs.unhealthy)));
+        for c in &cs.containers {
+            let label = || vec![("container", c.name.clone())];
+            if let Some(n) = c.restart_count {
+                out.push(labelled("container.restart_count", label(), f64::from(n)));
+            }
+            if c.state != "running" {
+                continue;
+            }
+            // 1 healthy, 0 unhealthy; no series while starting or without a health check.
+            match c.health.as_ref().map(|h| h.status.as_str()) {
+                Some("healthy") => out.push(labelled("container.healthy", label(), 1.0)),
+                Some("unhealthy") => out.push(labelled("container.healthy", label(), 0.0)),
+                _ => {}
+            }
+            for (name, v) in [
+                ("container.cpu_pct", c.cpu_pct),
+                (
+                    "container.mem_used_bytes",
+                    c.mem_used_bytes.map(|b| b as f64),
+                ),
+                ("container.block_read_bps", c.block_read_bytes_per_sec),
+                ("container.block_write_bps", c.block_write_bytes_per_sec),
+                ("container.net_rx_bps", c.net_rx_bytes_per_sec),
+                ("container.net_tx_bps", c.net_tx_bytes_per_sec),
+            ] {
+                if let Some(v) = v {
+                    out.push(labelled(name, label(), v));
+                }
+            }
+        }
+    }
     if let Some(spool) = &r.spool {
         out.push(plain("agent.spool_queued", spool.queued as f64));
         out.push(plain(
@@ -557,6 +591,40 @@ mod tests {
         assert_eq!(
             value(&out, "check.perf{check=\"root_disk\",label=\"load 1\"}"),
             Some(0.5)
+        );
+        assert_eq!(value(&out, "containers.unhealthy"), Some(1.0));
+        assert_eq!(
+            value(&out, "container.cpu_pct{container=\"web\"}"),
+            Some(12.5)
+        );
+        assert_eq!(
+            value(&out, "container.healthy{container=\"web\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&out, "container.healthy{container=\"api\"}"),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&out, "container.mem_used_bytes{container=\"api\"}"),
+            Some(647_168.0)
+        );
+        assert_eq!(
+            value(&out, "container.block_write_bps{container=\"web\"}"),
+            Some(4096.0)
+        );
+        assert_eq!(value(&out, "container.cpu_pct{container=\"api\"}"), None);
+        assert_eq!(
+            value(&out, "container.healthy{container=\"watchtower-stopped\"}"),
+            None,
+            "a stopped container has no health series"
+        );
+        assert_eq!(
+            value(
+                &out,
+                "container.restart_count{container=\"watchtower-stopped\"}"
+            ),
+            Some(0.0)
         );
         // No rates, no series: sda has none in the fixture, and the NFS mount failed.
         assert!(!out.iter().any(|p| p.key.to_string().contains("sda")));

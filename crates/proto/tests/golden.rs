@@ -273,3 +273,34 @@ fn proxmox_section_carries_guests_rates_and_storages() {
     assert_eq!(pve.storages[1].used_pct, None);
     assert!(pve.storages[1].shared);
 }
+
+#[test]
+fn containers_section_carries_health_limits_and_watchdog_actions() {
+    use hostwatch_proto::sections::WatchdogResult;
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let c = report.sections.containers.as_ref().unwrap().ok().unwrap();
+    assert_eq!((c.running, c.unhealthy), (2, 1));
+    let api = &c.containers[1];
+    let health = api.health.as_ref().unwrap();
+    assert_eq!(
+        (health.status.as_str(), health.failing_streak),
+        ("unhealthy", 3)
+    );
+    assert_eq!(health.last_checks[0].exit_code, 1);
+    assert_eq!(api.mem_unlimited, Some(true));
+    assert_eq!(api.mem_limit_bytes, None);
+    assert_eq!(api.cpu_pct, None, "first sight has no CPU rate");
+    let exited = &c.containers[2];
+    assert_eq!(
+        (exited.state.as_str(), exited.exit_code),
+        ("exited", Some(1))
+    );
+    assert!(exited.health.is_none());
+    assert_eq!(c.watchdog_actions[0].result, WatchdogResult::Restarted);
+    // A result kind from a newer agent still decodes.
+    let newer: hostwatch_proto::sections::WatchdogAction = serde_json::from_str(
+        r#"{"at":1,"container_id":"x","container":"x","reason":"r","result":"skipped_cap"}"#,
+    )
+    .unwrap();
+    assert_eq!(newer.result, WatchdogResult::Other);
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod baselines;
 pub mod cgroup;
 pub mod checks;
+pub mod containers;
 pub mod cpu;
 pub mod disks;
 pub mod filesystems;
@@ -181,6 +182,12 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
             &config.systemd,
             paths,
             runner.clone(),
+        ))
+    });
+    add(config.containers.settings(), &|| {
+        Box::new(containers::ContainersCollector::new(
+            &config.containers,
+            paths,
         ))
     });
     // Checks have no on/off switch of their own: no `[[checks]]` entries, no collector.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod containers;
 #[cfg(feature = "hub")]
 mod digest;
 #[cfg(feature = "hub")]

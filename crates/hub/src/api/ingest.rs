@@ -152,10 +152,15 @@ async fn store_reports<S: Store>(
     }
     let interval = hub.config.interval.for_host(host.interval_seconds);
     let now = now_ms();
+    let watchdog: Vec<_> = incoming
+        .iter()
+        .flat_map(|i| crate::container_events::actions(&i.report).cloned())
+        .collect();
     let outcome = hub
         .store
         .ingest_reports(host.id, incoming, now, interval)
         .await?;
+    crate::container_events::record(&hub.store, host.id, watchdog).await?;
     if host.status != HostStatus::Up {
         // The report is the heartbeat: a host that reports is up, whatever it was.
         let message = format!("{} is up (was {})", host.name, host.status.as_str());

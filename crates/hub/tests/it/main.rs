@@ -2,6 +2,7 @@
 
 mod alerts;
 mod compact;
+mod containers;
 mod harness;
 mod ingest;
 mod insight;

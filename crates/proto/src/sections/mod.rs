@@ -6,6 +6,7 @@
 //! the hub) never depend on the agent's interval.
 
 mod checks;
+mod containers;
 mod cpu;
 mod disks;
 mod filesystems;
@@ -21,6 +22,9 @@ mod thermal;
 mod zfs;
 
 pub use checks::{BaseUnit, CheckResult, CheckState, Checks, PerfData, Range, RangeError};
+pub use containers::{
+    Container, ContainerHealth, Containers, HealthCheckResult, WatchdogAction, WatchdogResult,
+};
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
 pub use filesystems::{Filesystem, Filesystems};
@@ -147,4 +151,5 @@ sections! {
     Proxmox proxmox: Proxmox,
     Checks checks: Checks,
     Systemd systemd: Systemd,
+    Containers containers: Containers,
 }
