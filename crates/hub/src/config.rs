@@ -13,6 +13,8 @@ pub struct HubConfig {
     pub interval: IntervalConfig,
     pub ingest: IngestConfig,
     pub retention: RetentionConfig,
+    /// `[notify]`: notification channels, routes and timing.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// `[server]`: the hub's own listener and storage. (An agent's `[hub]` section says where its
@@ -127,7 +129,8 @@ impl Default for RetentionConfig {
 }
 
 impl HubConfig {
-    pub const SECTIONS: &'static [&'static str] = &["server", "interval", "ingest", "retention"];
+    pub const SECTIONS: &'static [&'static str] =
+        &["server", "interval", "ingest", "retention", "notify"];
 
     /// Finds, reads, overlays and validates the hub's configuration.
     pub fn load(sources: &Sources) -> Result<(HubConfig, Origin), ConfigError> {
@@ -173,6 +176,7 @@ impl HubConfig {
         if r.reports_hours == 0 {
             return Err("key `retention.reports_hours`: must be positive".into());
         }
+        self.notify.validate()?;
         Ok(())
     }
 

@@ -11,6 +11,8 @@ pub struct Hub<S> {
     pub config: HubConfig,
     pub store: S,
     pub rate: RateLimiter,
+    /// Where alert notices and digests go (see `notify`); its task is started by `serve`.
+    pub notify: Arc<crate::notify::Dispatcher>,
 }
 
 impl<S: Store> Hub<S> {
@@ -20,6 +22,7 @@ impl<S: Store> Hub<S> {
             config,
             store,
             rate,
+            notify: crate::notify::Dispatcher::new(),
         })
     }
 }

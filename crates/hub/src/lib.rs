@@ -8,6 +8,7 @@ pub mod enrol;
 pub mod heartbeat;
 pub mod hub;
 pub mod notice;
+pub mod notify;
 pub mod rate;
 pub mod series;
 pub mod serve;

@@ -20,10 +20,12 @@ pub async fn serve<S: Store>(
 ) -> std::io::Result<()> {
     let heartbeat = tokio::spawn(crate::heartbeat::run(hub.clone(), HEARTBEAT_EVERY));
     let compactor = tokio::spawn(crate::compact::run(hub.clone(), COMPACT_EVERY));
+    let notifications = tokio::spawn(crate::notify::run(hub.clone()));
     let result = axum::serve(listener, crate::api::router(hub))
         .with_graceful_shutdown(shutdown)
         .await;
     heartbeat.abort();
     compactor.abort();
+    notifications.abort();
     result
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod ingest;
+mod notify;
 mod query;
 
 use crate::hub::Hub;
@@ -39,6 +40,11 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         .route("/api/v1/hosts/{name}/jobs", get(query::jobs::<S>))
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
+        .route(
+            "/api/v1/notifications/deliveries",
+            get(notify::deliveries::<S>),
+        )
+        .route("/api/v1/notify/test/{channel}", post(notify::test::<S>))
         .merge(ingest)
         .with_state(hub)
 }
