@@ -3,4 +3,5 @@
 mod compact;
 mod harness;
 mod ingest;
+mod notify;
 mod store;
