@@ -2,12 +2,14 @@
 # Runs every test hostwatch has, on a fresh Debian machine as on a developer's.
 # Installs what the tests need when it is missing (real components, not mocks):
 #   promtool (package `prometheus`) judges the /metrics exposition format.
+#   python3-aiosmtpd is the SMTP server the hub's email notification tests send to.
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

@@ -4,4 +4,5 @@ mod compact;
 mod harness;
 mod ingest;
 mod notify;
+mod notify_email;
 mod store;
