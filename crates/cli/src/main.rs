@@ -14,6 +14,8 @@ macro_rules! out {
 mod hub_cmd;
 #[cfg(feature = "hub")]
 mod loadgen;
+#[cfg(feature = "hub")]
+mod notify_cmd;
 mod table;
 #[cfg(feature = "hub")]
 mod up;
@@ -153,6 +155,14 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::TokensCommand,
     },
+    #[cfg(feature = "hub")]
+    /// Notification channels: `hostwatch notify test CHANNEL` sends a test message.
+    Notify {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: notify_cmd::NotifyCommand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -252,6 +262,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "hub")]
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
+        }
+        #[cfg(feature = "hub")]
+        Command::Notify { config, command } => {
+            notify_cmd::run(hub_cmd::load_config(config)?, command)
         }
     }
 }

@@ -8,4 +8,6 @@ mod hub;
 #[cfg(feature = "hub")]
 mod loadgen;
 #[cfg(feature = "hub")]
+mod notify;
+#[cfg(feature = "hub")]
 mod up;
