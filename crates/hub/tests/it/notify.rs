@@ -855,3 +855,46 @@ token = "{NTFY}"
     }
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_goes_only_to_channels_that_take_it() {
+    install_crypto();
+    let yes = Recorder::start("").await;
+    let no = Recorder::start("").await;
+    let hub = TestHub::start(config(&format!(
+        r#"
+[[notify.channels]]
+name = "weekly"
+type = "webhook"
+url = "{}"
+[[notify.channels]]
+name = "alerts-only"
+type = "webhook"
+url = "{}"
+digest = false
+"#,
+        yes.url("/y"),
+        no.url("/n")
+    )))
+    .await;
+    hub.hub.notify.digest(hostwatch_hub::notice::DigestMessage {
+        subject: "Weekly digest".into(),
+        text: "all fine".into(),
+        html: "<p>all fine</p>".into(),
+    });
+    // An alert after it reaches both: so `alerts-only` had its chance at the digest.
+    hub.hub
+        .notify
+        .alert(firing("host_down", "web-1", Severity::Critical));
+    let got = yes.wait_for(2).await;
+    let digest = got[0].json();
+    assert_eq!(digest["kind"], "digest");
+    assert_eq!(digest["title"], "Weekly digest");
+    assert_eq!(digest["text"], "all fine");
+    assert_eq!(digest["html"], "<p>all fine</p>");
+    assert_eq!(got[1].json()["kind"], "alerts");
+    let other = no.wait_for(1).await;
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].json()["kind"], "alerts");
+    hub.stop().await;
+}
