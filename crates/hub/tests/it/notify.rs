@@ -201,6 +201,26 @@ fn verify_signature(key: &[u8], r: &Recorded) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
+/// The delivery log (admin API) once it holds at least `n` entries.
+async fn wait_log(hub: &TestHub, query: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = hub
+            .get(
+                &format!("/api/v1/notifications/deliveries{query}"),
+                &hub.admin,
+            )
+            .await;
+        assert_eq!(log.status, 200, "{}", log.text());
+        let entries = log.json()["deliveries"].as_array().unwrap().clone();
+        if entries.len() >= n {
+            return entries;
+        }
+        assert!(Instant::now() < deadline, "{entries:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_hosts_down_is_one_message_per_channel_listing_all_twenty() {
     install_crypto();
@@ -296,12 +316,8 @@ url = "{}"
     );
     assert_eq!(text.matches("host_down (critical)").count(), 20);
 
-    // Each message is one entry in the delivery log.
-    let log = hub
-        .get("/api/v1/notifications/deliveries?channel=hook", &hub.admin)
-        .await;
-    assert_eq!(log.status, 200, "{}", log.text());
-    let entries = log.json()["deliveries"].as_array().unwrap().clone();
+    // Each message is one entry in the delivery log (written once the request is answered).
+    let entries = wait_log(&hub, "?channel=hook", 2).await;
     assert_eq!(entries.len(), 2);
     let first = entries.last().unwrap();
     assert_eq!(first["status"], "delivered");

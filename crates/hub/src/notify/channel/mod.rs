@@ -150,6 +150,9 @@ impl Channel {
 
 /// The HTTP client every channel shares.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    // reqwest (built without a provider of its own) panics without a process-wide one; the
+    // binary installs ring in `main`, and this covers every other caller. A no-op when set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
