@@ -4,6 +4,7 @@
 #   promtool (package `prometheus`) judges the /metrics exposition format.
 #   mosquitto (package `mosquitto`) is the MQTT broker the MQTT sink and Home Assistant tests talk to.
 #   monitoring-plugins: the real Nagios plugins the checks are tested against.
+#   python3-aiosmtpd is the SMTP server the hub's email notification tests send to.
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/lib/nagios/plugins/check_dummy ] || need+=(monitoring-plugins)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

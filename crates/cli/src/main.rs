@@ -16,6 +16,8 @@ mod digest_cmd;
 mod hub_cmd;
 #[cfg(feature = "hub")]
 mod loadgen;
+#[cfg(feature = "hub")]
+mod notify_cmd;
 mod table;
 #[cfg(feature = "hub")]
 mod up;
@@ -163,6 +165,14 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::TokensCommand,
     },
+    #[cfg(feature = "hub")]
+    /// Notification channels: `hostwatch notify test CHANNEL` sends a test message.
+    Notify {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: notify_cmd::NotifyCommand,
+    },
 }
 
 /// `hostwatch keys …`
@@ -282,6 +292,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "hub")]
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
+        }
+        #[cfg(feature = "hub")]
+        Command::Notify { config, command } => {
+            notify_cmd::run(hub_cmd::load_config(config)?, command)
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct HubConfig {
     pub trend: crate::trend::TrendConfig,
     pub score: crate::score::ScoreConfig,
     pub digest: crate::digest::DigestConfig,
+    /// `[notify]`: notification channels, routes and timing.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// `[server]`: the hub's own listener and storage. (An agent's `[hub]` section says where its
@@ -141,6 +143,7 @@ impl HubConfig {
         "trend",
         "score",
         "digest",
+        "notify",
     ];
 
     /// Finds, reads, overlays and validates the hub's configuration.
@@ -191,6 +194,7 @@ impl HubConfig {
         self.trend.validate()?;
         self.score.validate()?;
         self.digest.validate()?;
+        self.notify.validate()?;
         Ok(())
     }
 

@@ -19,22 +19,33 @@ pub struct Hub<S> {
     pub notifier: NotifierHandle,
     /// The alert engine, with the notifier it hands notices to.
     pub alerts: AlertEngine,
+    /// Where alert notices and digests go (see `notify`); its task is started by `serve`.
+    pub notify: Arc<crate::notify::Dispatcher>,
 }
 
 impl<S: Store> Hub<S> {
-    /// A hub whose alerts and digests only go to the log.
+    /// A hub whose alerts and digests go through the channels of its `[notify]` config, or
+    /// only to the log when it has none.
     pub fn new(config: HubConfig, store: S) -> Arc<Hub<S>> {
-        Self::with_notifier(config, store, Arc::new(LogNotifier))
+        let dispatcher = crate::notify::Dispatcher::new();
+        let notifier: Arc<dyn Notifier> = if config.notify.channels.is_empty() {
+            Arc::new(LogNotifier)
+        } else {
+            dispatcher.clone()
+        };
+        Self::build(config, store, notifier, None, dispatcher)
     }
 
     /// A hub whose alerts and digests go to `notifier`; filesystem projections come from the
     /// trend fit over the store's history.
     pub fn with_notifier(config: HubConfig, store: S, notifier: Arc<dyn Notifier>) -> Arc<Hub<S>> {
-        let projection = Arc::new(crate::trend::StoreProjection::new(
-            store.clone(),
-            config.trend.clone(),
-        ));
-        Self::with_alerting(config, store, notifier, projection)
+        Self::build(
+            config,
+            store,
+            notifier,
+            None,
+            crate::notify::Dispatcher::new(),
+        )
     }
 
     /// [`Hub::with_notifier`] with the projections of `projection` (tests fake them).
@@ -44,6 +55,24 @@ impl<S: Store> Hub<S> {
         notifier: Arc<dyn Notifier>,
         projection: Arc<dyn Projection>,
     ) -> Arc<Hub<S>> {
+        let dispatcher = crate::notify::Dispatcher::new();
+        Self::build(config, store, notifier, Some(projection), dispatcher)
+    }
+
+    /// Without a `projection`, filesystem projections come from the trend fit over the store.
+    fn build(
+        config: HubConfig,
+        store: S,
+        notifier: Arc<dyn Notifier>,
+        projection: Option<Arc<dyn Projection>>,
+        dispatcher: Arc<crate::notify::Dispatcher>,
+    ) -> Arc<Hub<S>> {
+        let projection = projection.unwrap_or_else(|| {
+            Arc::new(crate::trend::StoreProjection::new(
+                store.clone(),
+                config.trend.clone(),
+            ))
+        });
         let rate = RateLimiter::per_minute(config.ingest.requests_per_minute);
         let alerts = AlertEngine::from_config(
             &config.alerts,
@@ -58,6 +87,7 @@ impl<S: Store> Hub<S> {
             scores: crate::score::ScoreCache::default(),
             notifier: NotifierHandle(notifier),
             alerts,
+            notify: dispatcher,
         })
     }
 }

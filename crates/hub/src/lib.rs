@@ -12,6 +12,7 @@ pub mod heartbeat;
 pub mod history;
 pub mod hub;
 pub mod notice;
+pub mod notify;
 pub mod rate;
 pub mod score;
 pub mod series;

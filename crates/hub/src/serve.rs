@@ -23,6 +23,7 @@ pub async fn serve<S: Store>(
     let scores = tokio::spawn(crate::score::run(hub.clone()));
     let digest = tokio::spawn(crate::digest::run(hub.clone(), hub.notifier.0.clone()));
     let alerts = tokio::spawn(crate::alert::run(hub.clone()));
+    let notifications = tokio::spawn(crate::notify::run(hub.clone()));
     let result = axum::serve(listener, crate::api::router(hub))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -31,5 +32,6 @@ pub async fn serve<S: Store>(
     scores.abort();
     digest.abort();
     alerts.abort();
+    notifications.abort();
     result
 }

@@ -15,4 +15,6 @@ mod loadgen;
 mod mosquitto;
 mod mqtt;
 #[cfg(feature = "hub")]
+mod notify;
+#[cfg(feature = "hub")]
 mod up;

@@ -5,6 +5,7 @@ mod alerts;
 mod auth;
 mod ingest;
 mod insight;
+mod notify;
 mod query;
 
 use crate::hub::Hub;
@@ -52,6 +53,11 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
             get(alerts::silences::<S>).post(alerts::create_silence::<S>),
         )
         .route("/api/v1/silences/{id}", delete(alerts::delete_silence::<S>))
+        .route(
+            "/api/v1/notifications/deliveries",
+            get(notify::deliveries::<S>),
+        )
+        .route("/api/v1/notify/test/{channel}", post(notify::test::<S>))
         .merge(ingest)
         .with_state(hub)
 }

@@ -265,6 +265,59 @@ impl AlertSave {
     }
 }
 
+/// One message's delivery through one channel, for the admins' log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// Assigned by the store; ignored when recording.
+    pub id: i64,
+    /// When the outcome was known, unix ms.
+    pub at: i64,
+    pub channel: String,
+    /// `alerts`, `digest` or `test`.
+    pub kind: String,
+    pub title: String,
+    pub alerts: Vec<DeliveredAlert>,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// Why it failed (the last attempt's error), scrubbed of secrets.
+    pub error: Option<String>,
+}
+
+/// An alert a delivered message carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveredAlert {
+    pub fingerprint: String,
+    pub rule: String,
+    pub host: Option<String>,
+    pub state: crate::notice::NoticeState,
+    pub severity: crate::notice::Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Which deliveries to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub channel: Option<String>,
+    /// Only at or after this time, unix ms.
+    pub since: Option<i64>,
+    pub limit: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} already exists")]
@@ -484,6 +537,20 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         ack: crate::alert::Ack,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a notification's delivery; drops entries before `keep_since` (unix ms) and all
+    /// but the newest `keep_max`.
+    fn record_delivery(
+        &self,
+        delivery: Delivery,
+        keep_since: i64,
+        keep_max: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The delivery log, newest first.
+    fn deliveries(
+        &self,
+        query: DeliveryQuery,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 }
 
 #[cfg(test)]

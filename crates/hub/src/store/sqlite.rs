@@ -7,10 +7,12 @@
 //! the fsync is paid once per group rather than once per report. Reads use a small pool of
 //! separate connections, which WAL lets run alongside the writer.
 
+mod deliveries;
+
 use super::{
-    AlertSave, AlertSnapshot, ApiClient, DAY_MS, Event, EventQuery, Host, HostId, HostStatus,
-    IncomingReport, IngestOutcome, NewChunk, PendingKey, Removed, Retention, Role, Store,
-    StoreError, StoredAlert, StoredChunk, compress,
+    AlertSave, AlertSnapshot, ApiClient, DAY_MS, Delivery, DeliveryQuery, Event, EventQuery, Host,
+    HostId, HostStatus, IncomingReport, IngestOutcome, NewChunk, PendingKey, Removed, Retention,
+    Role, Store, StoreError, StoredAlert, StoredChunk, compress,
 };
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
@@ -1163,6 +1165,20 @@ impl Store for SqliteStore {
             .map_err(db)
         })
         .await
+    }
+
+    async fn record_delivery(
+        &self,
+        delivery: Delivery,
+        keep_since: i64,
+        keep_max: u32,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| deliveries::record(c, &delivery, keep_since, keep_max))
+            .await
+    }
+
+    async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |c| deliveries::list(c, &query)).await
     }
 }
 

@@ -6,4 +6,6 @@ mod containers;
 mod harness;
 mod ingest;
 mod insight;
+mod notify;
+mod notify_email;
 mod store;
