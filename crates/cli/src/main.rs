@@ -17,6 +17,8 @@ mod loadgen;
 mod table;
 #[cfg(feature = "hub")]
 mod up;
+#[cfg(feature = "hub")]
+mod users_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -153,6 +155,14 @@ enum Command {
         #[command(subcommand)]
         command: hub_cmd::TokensCommand,
     },
+    #[cfg(feature = "hub")]
+    /// People who log in to the dashboard: admins and viewers.
+    Users {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: users_cmd::UsersCommand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -252,6 +262,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "hub")]
         Command::Tokens { config, command } => {
             hub_cmd::tokens(hub_cmd::load_config(config)?, command)
+        }
+        #[cfg(feature = "hub")]
+        Command::Users { config, command } => {
+            users_cmd::users(hub_cmd::load_config(config)?, command)
         }
     }
 }

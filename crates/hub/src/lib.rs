@@ -13,5 +13,6 @@ pub mod series;
 pub mod serve;
 pub mod store;
 pub mod token;
+pub mod web;
 
 pub use hub::Hub;

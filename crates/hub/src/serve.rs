@@ -20,10 +20,13 @@ pub async fn serve<S: Store>(
 ) -> std::io::Result<()> {
     let heartbeat = tokio::spawn(crate::heartbeat::run(hub.clone(), HEARTBEAT_EVERY));
     let compactor = tokio::spawn(crate::compact::run(hub.clone(), COMPACT_EVERY));
-    let result = axum::serve(listener, crate::api::router(hub))
+    let live = tokio::spawn(crate::web::live::run(hub.clone()));
+    let app = crate::api::router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     heartbeat.abort();
     compactor.abort();
+    live.abort();
     result
 }

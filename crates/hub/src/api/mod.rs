@@ -1,9 +1,9 @@
 //! The JSON API under `/api/v1`: ingest for agents (host tokens), queries and administration
 //! for people and scripts (API tokens). The dashboard will use the same endpoints.
 
-mod auth;
+pub(crate) mod auth;
 mod ingest;
-mod query;
+pub mod query;
 
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -40,6 +40,9 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
         .merge(ingest)
+        .merge(crate::web::router(hub.clone()))
+        // Cookie-authenticated writes must come from the dashboard's own pages.
+        .layer(axum::middleware::from_fn(crate::web::csrf::guard))
         .with_state(hub)
 }
 

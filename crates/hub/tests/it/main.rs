@@ -3,4 +3,6 @@
 mod compact;
 mod harness;
 mod ingest;
+mod logcapture;
 mod store;
+mod web;
