@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test hostwatch has, on a fresh Debian machine as on a developer's.
 # Installs what the tests need when it is missing (real components, not mocks):
-#   promtool (package `prometheus`) judges the /metrics exposition format.
+#   promtool (package `prometheus`) judges the /metrics exposition format;
+#   chromium + chromium-driver run the dashboard's browser tests (crates/cli/tests/it/browser.rs).
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

@@ -58,14 +58,14 @@ pub fn up(
         out!("  API:   {url}/api/v1/hosts");
         out!("  this machine reports as `{name}`");
         out!("  data:  {}", data_dir.display());
+        if let Some(admin) = admin {
+            out!("  admin API token (shown only now): {}", admin.expose());
+        }
         if let Some(password) = admin_password {
             out!(
                 "  dashboard user `admin`, password (shown only now): {}",
                 password.expose()
             );
-        }
-        if let Some(admin) = admin {
-            out!("  admin API token (shown only now): {}", admin.expose());
         }
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

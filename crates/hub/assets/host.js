@@ -35,7 +35,8 @@
     }
   }
   function labelOf(selector, labels) {
-    var name = selector.replace(/_pct$|_bytes$|_bps$|_celsius$/, "").replace(/^[a-z]+\./, "");
+    // `cpu.user_pct` → `user`, `swap.cached_bytes` → `swap cached`: the chart names the rest.
+    var name = selector.replace(/_pct$|_bytes$|_bps$|_celsius$/, "").replace(/^(cpu|load|fs|disk|net|temp|psi)\./, "").replace(/[._]/g, " ");
     var extra = Object.keys(labels || {}).map(function (k) { return labels[k]; }).join(" ");
     return extra ? name + " " + extra : name;
   }

@@ -1,6 +1,8 @@
 //! The real `hostwatch` binary, driven as an operator would. One test binary, so the 2-core
 //! machine links once.
 
+#[cfg(feature = "hub")]
+mod browser;
 mod cli;
 mod common;
 #[cfg(feature = "hub")]
@@ -9,3 +11,5 @@ mod hub;
 mod loadgen;
 #[cfg(feature = "hub")]
 mod up;
+#[cfg(feature = "hub")]
+mod users;

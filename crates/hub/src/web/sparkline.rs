@@ -119,9 +119,12 @@ pub fn svg(points: &[(i64, f64)], now_ms: i64) -> String {
         let _ = write!(path, "{cmd}{:.1} {:.1}", x(t), y(v));
         prev = Some(t);
     }
-    let last = points.last().map_or(0.0, |p| p.1);
+    let (last_t, last) = points.last().copied().unwrap_or((now_ms, 0.0));
+    // The newest minute as a dot, so a host with one minute of history shows something.
     format!(
-        "<svg class=\"spark\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"CPU over the last hour, now {last:.0} %\"><path d=\"{path}\"/></svg>"
+        "<svg class=\"spark\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"CPU over the last hour, now {last:.0} %\"><path d=\"{path}\"/><circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"1.8\"/></svg>",
+        x(last_t),
+        y(last)
     )
 }
 
