@@ -549,3 +549,41 @@ async fn users_store_roles_and_sessions_end_with_the_user_or_a_new_password() {
     assert_eq!(get(&hub, "/", &session).await.status, 303);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_first_start_creates_an_admin_whose_password_logs_in() {
+    let hub = TestHub::start(HubConfig::default()).await;
+    let password = users::first_admin(&hub.hub.store, 0)
+        .await
+        .unwrap()
+        .expect("no user yet: an admin is made");
+    assert!(users::first_admin(&hub.hub.store, 0).await.unwrap().is_none());
+    let cookie = login(&hub, "admin", password.expose()).await;
+    assert!(get(&hub, "/", &cookie).await.text().contains("/admin/enrol"));
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn sparklines_are_refilled_from_history_when_the_hub_restarts() {
+    let hub = hub_with_users().await;
+    let token = hub.enrol("spark-1").await;
+    let now = hostwatch_hub::hub::now_ms();
+    for (i, cpu) in [10.0, 20.0, 30.0].into_iter().enumerate() {
+        let mut r = with_cpu(report("spark-1", "i", i as u64 + 1), cpu);
+        r.collected_at = now - (3 - i as i64) * 60_000;
+        ingest(&hub, &token, &r).await;
+    }
+    let dir = hub.stop().await;
+    let hub = TestHub::start_in(HubConfig::default(), dir).await;
+    let id = hub.hub.store.host("spark-1").await.unwrap().unwrap().id;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let values = loop {
+        let points = hub.hub.web.sparks.points(id, now);
+        if points.len() == 3 || std::time::Instant::now() > deadline {
+            break points.iter().map(|p| p.1).collect::<Vec<_>>();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(values, [10.0, 20.0, 30.0]);
+    hub.stop().await;
+}
