@@ -557,9 +557,19 @@ async fn a_first_start_creates_an_admin_whose_password_logs_in() {
         .await
         .unwrap()
         .expect("no user yet: an admin is made");
-    assert!(users::first_admin(&hub.hub.store, 0).await.unwrap().is_none());
+    assert!(
+        users::first_admin(&hub.hub.store, 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let cookie = login(&hub, "admin", password.expose()).await;
-    assert!(get(&hub, "/", &cookie).await.text().contains("/admin/enrol"));
+    assert!(
+        get(&hub, "/", &cookie)
+            .await
+            .text()
+            .contains("/admin/enrol")
+    );
     hub.stop().await;
 }
 
@@ -585,5 +595,27 @@ async fn sparklines_are_refilled_from_history_when_the_hub_restarts() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(values, [10.0, 20.0, 30.0]);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn pages_are_gzipped_for_browsers_that_accept_it() {
+    let hub = hub_with_users().await;
+    hub.enrol("zip-1").await;
+    let cookie = login(&hub, "victor", VIEWER_PW).await;
+    let r = hub
+        .request(
+            "GET",
+            "/",
+            &[("Cookie", &cookie), ("Accept-Encoding", "gzip")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut html)
+        .unwrap();
+    assert!(html.contains("id=\"row-zip-1\""), "{html}");
     hub.stop().await;
 }
