@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium (Debian's `chromium` + `chromium-driver`), driven
 //! over WebDriver, against the real `hostwatch hub` fed by `hostwatch loadgen` — all on
 //! loopback. One story, so the browser starts once: a wrong password is refused; an admin logs
-//! in and sees the loadgen fleet; a figure changes live without a reload; a host page draws
+//! in and sees the loadgen fleet; a figure changes live without a reload; when the hub goes
+//! away the page says it is reconnecting and recovers by itself; a host page draws
 //! its charts with data; a viewer has no admin actions and is refused them. Screenshots of the
 //! overview and a host page are saved under `target/test-artifacts/`.
 
@@ -165,7 +166,7 @@ fn the_dashboard_works_in_a_real_browser() {
     add_user(data, "alice", "admin", "alice-password-1");
     add_user(data, "victor", "viewer", "victor-password-1");
     let port = free_port();
-    let _hub = Killed(crate::common::start_hub(data, port));
+    let mut hub = Killed(crate::common::start_hub(data, port));
     let base = format!("http://127.0.0.1:{port}");
 
     // A fleet reporting every second; loadgen-2's root filesystem fills up (a problem row).
@@ -230,13 +231,13 @@ fn the_dashboard_works_in_a_real_browser() {
         let driver = WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
             .await
             .expect("chromedriver starts a Chromium session");
-        let result = story(&driver, &base).await;
+        let result = story(&driver, &base, &mut hub, data, port).await;
         let _ = driver.quit().await;
         result
     });
 }
 
-async fn story(driver: &WebDriver, base: &str) {
+async fn story(driver: &WebDriver, base: &str, hub: &mut Killed, data: &Path, port: u16) {
     // Not logged in: the overview sends us to the login form.
     driver.goto(format!("{base}/")).await.unwrap();
     assert_eq!(path_of(driver).await, "/login");
@@ -310,6 +311,31 @@ async fn story(driver: &WebDriver, base: &str) {
     let shot = artifacts().join("dashboard-overview.png");
     driver.screenshot(&shot).await.unwrap();
     println!("screenshot: {}", shot.display());
+
+    // The hub goes away: the page says it is reconnecting, and recovers by itself.
+    let _ = hub.0.kill();
+    let _ = hub.0.wait();
+    wait_js(
+        driver,
+        "!document.getElementById('live-banner').hidden && document.getElementById('live-state').dataset.state === 'lost'",
+        "the reconnecting banner",
+    )
+    .await;
+    let banner = driver
+        .find(By::Id("live-banner"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.contains("reconnecting"), "{banner}");
+    hub.0 = crate::common::start_hub(data, port);
+    wait_js(
+        driver,
+        "document.getElementById('live-banner').hidden && document.getElementById('live-state').dataset.state === 'open' && window.hwMarker === 42",
+        "the live feed to come back without a reload",
+    )
+    .await;
 
     // The host page draws its charts from the series API, with data in them.
     driver
