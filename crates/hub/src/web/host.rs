@@ -128,6 +128,17 @@ pub struct HostPage {
     pub score: Option<f64>,
 }
 
+/// Adds what other parts of the hub know about this host: `open_alerts` (alert engine),
+/// `score` (score.rs) and `panels` (containers, checks, systemd units, ZFS pools, guests, GPUs
+/// from the latest report's sections). The one place to wire them in; until then they stay
+/// empty and their parts of the page are not shown.
+pub fn enrich<S: Store>(
+    _hub: &Hub<S>,
+    _latest: Option<&hostwatch_proto::Report>,
+    _page: &mut HostPage,
+) {
+}
+
 #[derive(Debug, Deserialize)]
 pub struct HostParams {
     pub range: Option<String>,
@@ -289,6 +300,7 @@ pub async fn page<S: Store>(
             page.top_memory = procs(&p.top_memory);
         }
     }
+    enrich(&hub, latest.as_ref(), &mut page);
     render(&page)
 }
 

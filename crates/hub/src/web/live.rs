@@ -74,11 +74,18 @@ pub async fn publish<S: Store>(
             }
             None => Figures::default(),
         };
-        let row = Row::build(host, &figures, hub.web.sparks.svg(host.id, now), now);
+        let mut row = [Row::build(
+            host,
+            &figures,
+            hub.web.sparks.svg(host.id, now),
+            now,
+        )];
+        super::overview::enrich(hub, &mut row);
+        let [row] = row;
         let fragment = RowFragment {
             row: &row,
-            show_alerts: false,
-            show_score: false,
+            show_alerts: row.open_alerts.is_some(),
+            show_score: row.score.is_some(),
         };
         let html = fragment.render().unwrap_or_default();
         rows.push(serde_json::json!({

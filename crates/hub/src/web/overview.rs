@@ -294,6 +294,11 @@ pub fn rows<S>(
         .collect()
 }
 
+/// Adds what other parts of the hub know about each row: the open-alert count (alert engine)
+/// and the health score (score.rs). The one place to wire them in; both the page and the live
+/// feed call it, so their columns agree. Until then both stay `None` and their columns hidden.
+pub fn enrich<S: Store>(_hub: &Hub<S>, _rows: &mut [Row]) {}
+
 /// Counts per status for the summary line.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -343,6 +348,7 @@ pub async fn page<S: Store>(
     let figures: HashMap<HostId, Figures> =
         latest.iter().map(|(id, r)| (*id, Figures::of(r))).collect();
     let mut all = rows(&hub, &hosts, &figures, now);
+    enrich(&hub, &mut all);
     let mut counts = Counts {
         total: all.len(),
         ..Counts::default()
@@ -509,6 +515,30 @@ mod tests {
             .len(),
             3
         );
+    }
+
+    #[test]
+    fn alert_and_score_cells_appear_only_when_wired_in() {
+        let mut r = row("web-1", HostStatus::Up, Some(5.0), &[]);
+        let plain = RowFragment {
+            row: &r,
+            show_alerts: false,
+            show_score: false,
+        }
+        .render()
+        .unwrap();
+        assert!(!plain.contains("class=\"num alerts\"") && !plain.contains("class=\"num score\""));
+        r.open_alerts = Some(3);
+        r.score = Some(87.4);
+        let wired = RowFragment {
+            row: &r,
+            show_alerts: true,
+            show_score: true,
+        }
+        .render()
+        .unwrap();
+        assert!(wired.contains("class=\"num alerts\">3</td>"), "{wired}");
+        assert!(wired.contains("class=\"num score\">87</td>"), "{wired}");
     }
 
     #[test]
