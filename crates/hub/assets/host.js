@@ -50,9 +50,7 @@
 
   function build(def, el, replies) {
     var lines = [];
-    var step = 0;
     replies.forEach(function (rep, i) {
-      step = Math.max(step, rep.step_ms || 0);
       rep.series.forEach(function (s) {
         if (s.points.length) { lines.push({ label: labelOf(def.series[i], s.labels), points: s.points }); }
       });
@@ -78,7 +76,10 @@
     var series = [{}];
     var bands = [];
     var raw = [];
-    var banded = !def.stacked && step > 0 && lines.length <= 4;
+    // Rollups and merged buckets carry min and max: draw them as a band so spikes stay visible.
+    var banded = !def.stacked && lines.length <= 4 && lines.some(function (l) {
+      return l.points.some(function (p) { return p[1] !== p[3]; });
+    });
     lines.forEach(function (l, i) {
       var color = palette[i % palette.length];
       var avg = column(l, 2);
