@@ -5,6 +5,8 @@
 #   mosquitto (package `mosquitto`) is the MQTT broker the MQTT sink and Home Assistant tests talk to.
 #   monitoring-plugins: the real Nagios plugins the checks are tested against.
 #   python3-aiosmtpd is the SMTP server the hub's email notification tests send to.
+#   promtool (package `prometheus`) judges the /metrics exposition format;
+#   chromium + chromium-driver run the dashboard's browser tests (crates/cli/tests/it/browser.rs).
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/lib/nagios/plugins/check_dummy ] || need+=(monitoring-plugins)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if ((${#need[@]})); then
     echo "== installing test dependencies: ${need[*]}"
     sudo=""

@@ -21,6 +21,8 @@ mod notify_cmd;
 mod table;
 #[cfg(feature = "hub")]
 mod up;
+#[cfg(feature = "hub")]
+mod users_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -166,6 +168,14 @@ enum Command {
         command: hub_cmd::TokensCommand,
     },
     #[cfg(feature = "hub")]
+    /// People who log in to the dashboard: admins and viewers.
+    Users {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: users_cmd::UsersCommand,
+    },
+    #[cfg(feature = "hub")]
     /// Notification channels: `hostwatch notify test CHANNEL` sends a test message.
     Notify {
         #[arg(long, short, global = true)]
@@ -296,6 +306,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "hub")]
         Command::Notify { config, command } => {
             notify_cmd::run(hub_cmd::load_config(config)?, command)
+        }
+        #[cfg(feature = "hub")]
+        Command::Users { config, command } => {
+            users_cmd::users(hub_cmd::load_config(config)?, command)
         }
     }
 }

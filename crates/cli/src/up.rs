@@ -40,6 +40,7 @@ pub fn up(
         let name = local_host_name(&agent_config);
         let token = local_token(&store, &data_dir, &name, &url).await?;
         let admin = first_admin_token(&store).await?;
+        let admin_password = hostwatch_hub::web::users::first_admin(&store, now_ms()).await?;
 
         let mut agent = agent_config;
         agent.agent.host_id = Some(name.clone());
@@ -53,11 +54,18 @@ pub fn up(
             .map_err(|e| anyhow::anyhow!("agent configuration: {e}"))?;
 
         out!("hostwatch is up");
+        out!("  dashboard: {url}/");
         out!("  API:   {url}/api/v1/hosts");
         out!("  this machine reports as `{name}`");
         out!("  data:  {}", data_dir.display());
         if let Some(admin) = admin {
             out!("  admin API token (shown only now): {}", admin.expose());
+        }
+        if let Some(password) = admin_password {
+            out!(
+                "  dashboard user `admin`, password (shown only now): {}",
+                password.expose()
+            );
         }
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -49,6 +49,7 @@ pub async fn check<S: Store>(hub: &Hub<S>, now: i64) -> Result<usize, crate::sto
         };
         tracing::info!(host = %host.name, status = status.as_str(), "{message}");
         hub.store.set_status(host.id, status, now, message).await?;
+        let _ = hub.updates.send(crate::hub::HostUpdate { host: host.id });
         changed += 1;
     }
     Ok(changed)

@@ -21,6 +21,17 @@ pub struct Hub<S> {
     pub alerts: AlertEngine,
     /// Where alert notices and digests go (see `notify`); its task is started by `serve`.
     pub notify: Arc<crate::notify::Dispatcher>,
+    /// A host's latest state or status changed: published once ingest is durable and on
+    /// heartbeat status changes. The dashboard's live view listens; anyone may subscribe.
+    pub updates: tokio::sync::broadcast::Sender<HostUpdate>,
+    /// The dashboard's state: login limits, sparklines, the live row feed.
+    pub web: crate::web::WebState,
+}
+
+/// Something about a host changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostUpdate {
+    pub host: crate::store::HostId,
 }
 
 impl<S: Store> Hub<S> {
@@ -80,6 +91,7 @@ impl<S: Store> Hub<S> {
             projection,
             config.server.public_url.clone(),
         );
+        let (updates, _) = tokio::sync::broadcast::channel(4096);
         Arc::new(Hub {
             config,
             store,
@@ -88,6 +100,8 @@ impl<S: Store> Hub<S> {
             notifier: NotifierHandle(notifier),
             alerts,
             notify: dispatcher,
+            updates,
+            web: crate::web::WebState::new(),
         })
     }
 }

@@ -20,5 +20,6 @@ pub mod serve;
 pub mod store;
 pub mod token;
 pub mod trend;
+pub mod web;
 
 pub use hub::Hub;

@@ -24,7 +24,9 @@ pub async fn serve<S: Store>(
     let digest = tokio::spawn(crate::digest::run(hub.clone(), hub.notifier.0.clone()));
     let alerts = tokio::spawn(crate::alert::run(hub.clone()));
     let notifications = tokio::spawn(crate::notify::run(hub.clone()));
-    let result = axum::serve(listener, crate::api::router(hub))
+    let live = tokio::spawn(crate::web::live::run(hub.clone()));
+    let app = crate::api::router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     heartbeat.abort();
@@ -33,5 +35,6 @@ pub async fn serve<S: Store>(
     digest.abort();
     alerts.abort();
     notifications.abort();
+    live.abort();
     result
 }

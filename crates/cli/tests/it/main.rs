@@ -1,6 +1,8 @@
 //! The real `hostwatch` binary, driven as an operator would. One test binary, so the 2-core
 //! machine links once.
 
+#[cfg(feature = "hub")]
+mod browser;
 mod cli;
 mod common;
 mod containers;
@@ -18,3 +20,5 @@ mod mqtt;
 mod notify;
 #[cfg(feature = "hub")]
 mod up;
+#[cfg(feature = "hub")]
+mod users;

@@ -37,15 +37,19 @@ fn start(data: &Path, port: u16) -> Up {
             break;
         }
     }
-    // One more line may follow on a first start (the admin token); read it if it comes.
+    // Two more lines may follow on a first start (the admin token, the dashboard password);
+    // read them if they come.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_ok() {
-            let _ = tx.send(line.trim_end().to_string());
+        for _ in 0..2 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() || tx.send(line.trim_end().to_string()).is_err()
+            {
+                break;
+            }
         }
     });
-    if let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
         lines.push(line);
     }
     Up { child, lines }
@@ -117,6 +121,10 @@ fn up_runs_hub_and_agent_and_survives_a_restart() {
         .find_map(|l| l.split("(shown only now): ").nth(1))
         .expect("a first start prints the admin token")
         .to_string();
+    assert!(
+        banner.contains("dashboard user `admin`, password (shown only now): "),
+        "a first start prints the dashboard's admin password: {banner}"
+    );
 
     // The second report carries rates, so the overview figures fill in.
     let detail = wait_for(port, &name, &admin, |d| {
@@ -153,7 +161,7 @@ fn up_runs_hub_and_agent_and_survives_a_restart() {
     // Restart on the same data: no new admin token, same host, same instance, seq goes on.
     let up = start(dir.path(), port);
     assert!(
-        !up.lines.join("\n").contains("admin API token"),
+        !up.lines.join("\n").contains("(shown only now)"),
         "{:?}",
         up.lines
     );

@@ -31,18 +31,30 @@ pub async fn host<S: Store>(hub: &Hub<S>, headers: &HeaderMap) -> Result<Host, A
     }
 }
 
-/// The API client a request's token belongs to, which must have at least `role`.
+/// The API client a request's token belongs to — or, without a bearer token, the dashboard
+/// user of its session cookie — which must have at least `role`. (Cookie writes pass the
+/// CSRF guard in `web::csrf` before they get here.)
 pub async fn client<S: Store>(
     hub: &Hub<S>,
     headers: &HeaderMap,
     role: Role,
 ) -> Result<ApiClient, ApiError> {
-    let (id, secret) = bearer(headers)
-        .and_then(token::parse)
-        .ok_or_else(unauthorized)?;
-    let client = match hub.store.api_client_by_token_id(id).await? {
-        Some((client, stored)) if token::verify(&stored, secret) => client,
-        _ => return Err(unauthorized()),
+    let client = if headers.contains_key(header::AUTHORIZATION) {
+        let (id, secret) = bearer(headers)
+            .and_then(token::parse)
+            .ok_or_else(unauthorized)?;
+        match hub.store.api_client_by_token_id(id).await? {
+            Some((client, stored)) if token::verify(&stored, secret) => client,
+            _ => return Err(unauthorized()),
+        }
+    } else {
+        match crate::web::session::current(hub, headers).await? {
+            Some(session) => ApiClient {
+                name: session.user.name,
+                role: session.user.role,
+            },
+            None => return Err(unauthorized()),
+        }
     };
     if role == Role::Admin && client.role != Role::Admin {
         return Err(ApiError::new(

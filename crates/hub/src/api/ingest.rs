@@ -168,6 +168,8 @@ async fn store_reports<S: Store>(
             .set_status(host.id, HostStatus::Up, now, message)
             .await?;
     }
+    // Durable now: tell the live views (nobody listening is fine).
+    let _ = hub.updates.send(crate::hub::HostUpdate { host: host.id });
     Ok(envelope(hub, host, outcome, now))
 }
 

@@ -2,11 +2,11 @@
 //! for people and scripts (API tokens). The dashboard will use the same endpoints.
 
 mod alerts;
-mod auth;
+pub(crate) mod auth;
 mod ingest;
 mod insight;
 mod notify;
-mod query;
+pub mod query;
 
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -59,6 +59,9 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         )
         .route("/api/v1/notify/test/{channel}", post(notify::test::<S>))
         .merge(ingest)
+        .merge(crate::web::router(hub.clone()))
+        // Cookie-authenticated writes must come from the dashboard's own pages.
+        .layer(axum::middleware::from_fn(crate::web::csrf::guard))
         .with_state(hub)
 }
 

@@ -206,6 +206,25 @@ pub struct ApiClient {
     pub role: Role,
 }
 
+/// A person who logs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A dashboard login session, found by the SHA-256 of its cookie's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    /// Unix ms.
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen: i64,
+}
+
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -551,6 +570,64 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         query: DeliveryQuery,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+    /// Adds a dashboard user; `Conflict` when the name is taken.
+    fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every dashboard user, by name.
+    fn users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+
+    /// A user with their argon2 hash (PHC string), to verify a password against.
+    fn user_with_hash(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<(User, String)>, StoreError>> + Send;
+
+    /// Removes a user and ends their sessions; `false` when there was none.
+    fn remove_user(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces a user's password hash and ends their sessions; `false` when no such user.
+    fn set_user_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a new session under the SHA-256 of its token.
+    fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The unexpired session with this token hash, if any.
+    fn session(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// Records that a session was used at `now`.
+    fn touch_session(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends a session (logout); also drops every expired session.
+    fn delete_session(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest state of every host that has reported, in one go (the fleet overview).
+    fn latest_all(&self) -> impl Future<Output = Result<Vec<(HostId, Report)>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod deliveries;
 use super::{
     AlertSave, AlertSnapshot, ApiClient, DAY_MS, Delivery, DeliveryQuery, Event, EventQuery, Host,
     HostId, HostStatus, IncomingReport, IngestOutcome, NewChunk, PendingKey, Removed, Retention,
-    Role, Store, StoreError, StoredAlert, StoredChunk, compress,
+    Role, Session, Store, StoreError, StoredAlert, StoredChunk, User, compress,
 };
 use crate::token::TokenHash;
 use hostwatch_proto::{JobRun, Report};
@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
+
+mod users;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -1179,6 +1181,53 @@ impl Store for SqliteStore {
 
     async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
         self.read(move |c| deliveries::list(c, &query)).await
+    }
+
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError> {
+        self.create_user_impl(user, password_hash).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.users_impl().await
+    }
+
+    async fn user_with_hash(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        self.user_with_hash_impl(name).await
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        self.remove_user_impl(name).await
+    }
+
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        self.set_user_password_impl(name, password_hash).await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.create_session_impl(token_hash, user, now, expires_at)
+            .await
+    }
+
+    async fn session(&self, token_hash: [u8; 32], now: i64) -> Result<Option<Session>, StoreError> {
+        self.session_impl(token_hash, now).await
+    }
+
+    async fn touch_session(&self, token_hash: [u8; 32], now: i64) -> Result<(), StoreError> {
+        self.touch_session_impl(token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32], now: i64) -> Result<(), StoreError> {
+        self.delete_session_impl(token_hash, now).await
+    }
+
+    async fn latest_all(&self) -> Result<Vec<(HostId, Report)>, StoreError> {
+        self.latest_all_impl().await
     }
 }
 

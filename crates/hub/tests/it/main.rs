@@ -6,6 +6,8 @@ mod containers;
 mod harness;
 mod ingest;
 mod insight;
+mod logcapture;
 mod notify;
 mod notify_email;
 mod store;
+mod web;

@@ -1,0 +1,173 @@
+//! The overview's live feed. One task listens to `Hub::updates`, coalesces what changed over
+//! at most one second, renders those hosts' rows once, and broadcasts them; each browser
+//! holds a server-sent-events stream (`/events/fleet`) that forwards the batches.
+
+use super::overview::{Row, RowFragment};
+use crate::api::query::Figures;
+use crate::hub::{Hub, now_ms};
+use crate::store::{HostId, Store};
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// At most one push per this long, carrying every row that changed meanwhile.
+pub const COALESCE: Duration = Duration::from_secs(1);
+
+/// Runs until dropped: fills the sparklines from history, then follows updates.
+pub async fn run<S: Store>(hub: Arc<Hub<S>>) {
+    let mut updates = hub.updates.subscribe();
+    let backfill = tokio::spawn(backfill(hub.clone()));
+    loop {
+        let mut changed = HashSet::new();
+        let mut all = false;
+        match updates.recv().await {
+            Ok(u) => {
+                changed.insert(u.host);
+            }
+            Err(RecvError::Lagged(_)) => all = true,
+            Err(RecvError::Closed) => break,
+        }
+        tokio::time::sleep(COALESCE).await;
+        loop {
+            match updates.try_recv() {
+                Ok(u) => {
+                    changed.insert(u.host);
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => all = true,
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = publish(&hub, if all { None } else { Some(&changed) }).await {
+            tracing::warn!(error = %e, "live overview update failed");
+        }
+    }
+    backfill.abort();
+}
+
+/// Records the changed hosts' CPU for the sparklines and broadcasts their rendered rows
+/// (every host's with `None`). Returns the message, also when nobody listens.
+pub async fn publish<S: Store>(
+    hub: &Hub<S>,
+    changed: Option<&HashSet<HostId>>,
+) -> Result<Arc<str>, crate::store::StoreError> {
+    let now = now_ms();
+    let hosts = hub.store.hosts().await?;
+    let mut rows = Vec::new();
+    for host in hosts
+        .iter()
+        .filter(|h| changed.is_none_or(|c| c.contains(&h.id)))
+    {
+        let figures = match hub.store.latest(host.id).await? {
+            Some(report) => {
+                let figures = Figures::of(&report);
+                if let Some(cpu) = figures.cpu_busy_pct {
+                    hub.web.sparks.record(host.id, report.collected_at, cpu);
+                }
+                figures
+            }
+            None => Figures::default(),
+        };
+        let mut row = [Row::build(
+            host,
+            &figures,
+            hub.web.sparks.svg(host.id, now),
+            now,
+        )];
+        super::overview::enrich(hub, &mut row);
+        let [row] = row;
+        let fragment = RowFragment {
+            row: &row,
+            show_alerts: row.open_alerts.is_some(),
+            show_score: row.score.is_some(),
+        };
+        let html = fragment.render().unwrap_or_default();
+        rows.push(serde_json::json!({
+            "name": row.name,
+            "status": row.status(),
+            "rank": row.rank,
+            "html": html,
+        }));
+    }
+    let message: Arc<str> = serde_json::json!({ "at": now, "rows": rows })
+        .to_string()
+        .into();
+    let _ = hub.web.rows.send(message.clone());
+    Ok(message)
+}
+
+/// Fills each host's sparkline with its last hour from the stored series, once at start.
+async fn backfill<S: Store>(hub: Arc<Hub<S>>) {
+    use hostwatch_tsdb::{RangeQuery, Resolution};
+    let Ok(hosts) = hub.store.hosts().await else {
+        return;
+    };
+    let to = now_ms();
+    let from = to - super::sparkline::MINUTES as i64 * 60_000;
+    for host in hosts {
+        let Ok(mut q) =
+            RangeQuery::new(from, to, Resolution::Minute, super::sparkline::MINUTES + 1)
+        else {
+            return;
+        };
+        if let Ok(chunks) = hub
+            .store
+            .chunks(host.id, "cpu.busy_pct".into(), 60, from, to)
+            .await
+        {
+            for c in chunks {
+                let _ = q.add_chunk(&c.data);
+            }
+        }
+        if let Ok(pending) = hub.store.pending_reports(host.id, from, to).await {
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            for (_, r) in pending {
+                if let Some(cpu) = Figures::of(&r).cpu_busy_pct {
+                    ts.push(r.collected_at);
+                    vs.push(cpu);
+                }
+            }
+            q.add_samples(&ts, &vs);
+        }
+        let points: Vec<(i64, f64)> = q.finish().points.iter().map(|p| (p.ts_ms, p.avg)).collect();
+        hub.web.sparks.backfill(host.id, &points);
+    }
+}
+
+/// `GET /events/fleet`: row updates as `rows` events for a logged-in dashboard (or a token).
+pub async fn fleet<S: Store>(State(hub): State<Arc<Hub<S>>>, headers: HeaderMap) -> Response {
+    if crate::api::auth::client(&hub, &headers, crate::store::Role::Viewer)
+        .await
+        .is_err()
+    {
+        return (StatusCode::UNAUTHORIZED, "log in first").into_response();
+    }
+    let rows = tokio_stream_from(hub.web.rows.subscribe());
+    let hello = futures_util::stream::once(async {
+        Ok::<_, std::convert::Infallible>(Event::default().event("hello").data("live"))
+    });
+    Sse::new(hello.chain(rows))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// The broadcast as a stream of SSE events; a slow client that missed batches is told to
+/// reload instead of silently showing stale rows.
+fn tokio_stream_from(
+    rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+) -> impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(msg) => Event::default().event("rows").data(&*msg),
+            Err(RecvError::Lagged(_)) => Event::default().event("reload").data("lagged"),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    })
+}
