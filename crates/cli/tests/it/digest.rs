@@ -83,7 +83,12 @@ fn the_preview_prints_this_weeks_digest_as_text_or_html() {
     assert!(text.contains("  CPU steal: 12.5 % avg\n"), "{text}");
     assert!(text.contains("  Alerts fired: 1\n"), "{text}");
     assert!(text.contains("/data<&> 63.2 %"), "{text}");
-    assert!(text.contains("  1. db-1: CPU steal 12.5 % avg"), "{text}");
+    // An unhealthy container outranks steal: it is an outage, steal is a slowdown.
+    assert!(
+        text.contains("  1. db-1: restart 1 unhealthy container (api)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  2. db-1: CPU steal 12.5 % avg"), "{text}");
 
     let html = preview(&["--html"]);
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");

@@ -97,9 +97,10 @@ fn loadgen_drives_the_real_hub_at_the_asked_rate() {
     assert_eq!(summary["transport_errors"], 0, "{summary}");
     assert_eq!(summary["non_200"], serde_json::json!({}), "{summary}");
     assert_eq!(summary["late_ticks"], 0, "{summary}");
-    // The first report of each host has no rates; the rest yield ~50–110 samples each.
+    // The first report of each host has no rates; the rest yield ~50–160 samples each
+    // (the template is the golden report, with every section the wire knows).
     let samples = summary["samples"].as_u64().unwrap();
-    assert!((4_000..=11_000).contains(&samples), "{summary}");
+    assert!((4_000..=16_000).contains(&samples), "{summary}");
     let p50 = summary["latency_ms"]["p50"].as_f64().unwrap();
     let max = summary["latency_ms"]["max"].as_f64().unwrap();
     assert!(p50 > 0.0 && p50 <= max, "{summary}");
