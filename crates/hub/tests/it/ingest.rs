@@ -209,7 +209,8 @@ async fn malformed_bodies_get_400_naming_the_problem_and_store_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_and_batches_get_413_and_store_nothing() {
     let mut config = HubConfig::default();
-    config.ingest.max_body_bytes = 64 * 1024;
+    // Six full reports (every section) fit in the body limit, so the batch limit is what refuses them.
+    config.ingest.max_body_bytes = 256 * 1024;
     config.ingest.max_batch = 5;
     let hub = TestHub::start(config).await;
     let token = hub.enrol("web-1").await;
@@ -224,13 +225,13 @@ async fn oversized_bodies_and_batches_get_413_and_store_nothing() {
     assert_eq!(resp.status, 413, "{}", resp.text());
     assert!(resp.text().contains("split the batch"));
 
-    let big = vec![b' '; 70 * 1024];
+    let big = vec![b' '; 300 * 1024];
     let resp = hub.post_json("/api/v1/reports", &token, &big).await;
     assert_eq!(resp.status, 413);
 
-    // A zstd bomb: 200 KiB of JSON whitespace compresses to almost nothing, and is still refused.
+    // A zstd bomb: 1 MiB of JSON whitespace compresses to almost nothing, and is still refused.
     let mut bomb = b"[".to_vec();
-    bomb.extend(std::iter::repeat_n(b' ', 200 * 1024));
+    bomb.extend(std::iter::repeat_n(b' ', 1024 * 1024));
     bomb.push(b']');
     let small = zstd::bulk::compress(&bomb, 19).unwrap();
     assert!(small.len() < 1024);

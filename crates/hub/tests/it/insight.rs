@@ -193,7 +193,7 @@ async fn a_synthetic_week_makes_the_digest_score_and_trends() {
         "{web1_text}"
     );
     assert!(
-        web1_text.contains("  Unhealthy containers: no containers reported\n"),
+        web1_text.contains("  Unhealthy containers: 1 (api)\n"),
         "{web1_text}"
     );
     let web2_text = section("web-2");

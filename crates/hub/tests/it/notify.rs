@@ -730,42 +730,18 @@ token = "AppTok"
     hub.stop().await;
 }
 
-/// A `Write` into shared memory, to capture logs.
-#[derive(Clone, Default)]
-pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// The test binary's one log capture (crate::logcapture), as the notify tests use it.
+pub struct Captured;
 
 impl Captured {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    /// Every log line of this test binary from now on, at every level.
+    pub fn global() -> Captured {
+        crate::logcapture::install();
+        Captured
     }
 
-    /// Every log line of this test binary from now on, at every level: a global subscriber,
-    /// since a thread-local one misses events cached as uninteresting by parallel tests.
-    pub fn global() -> Captured {
-        static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-        CAPTURED
-            .get_or_init(|| {
-                let captured = Captured::default();
-                let writer = captured.clone();
-                let subscriber = tracing_subscriber::fmt()
-                    .with_max_level(tracing::Level::TRACE)
-                    .with_ansi(false)
-                    .with_writer(move || writer.clone())
-                    .finish();
-                let _ = tracing::subscriber::set_global_default(subscriber);
-                captured
-            })
-            .clone()
+    pub fn text(&self) -> String {
+        crate::logcapture::text()
     }
 }
 
