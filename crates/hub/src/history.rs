@@ -13,6 +13,8 @@ pub struct History {
     /// The series' canonical key, `fs.used_pct{mount="/var"}`.
     pub key: String,
     pub labels: BTreeMap<String, String>,
+    /// Width of each point's bucket; 0 when the points are raw samples.
+    pub step_ms: i64,
     pub points: Vec<QueryPoint>,
 }
 
@@ -63,6 +65,32 @@ pub async fn read<S: Store>(
     to: i64,
     resolution: Resolution,
 ) -> Result<Vec<History>, StoreError> {
+    read_thinned(
+        store,
+        host,
+        name,
+        matchers,
+        from,
+        to,
+        resolution,
+        usize::MAX,
+    )
+    .await
+}
+
+/// [`read`], each label set thinned to at most `max_points` (keeping every bucket's min and
+/// max), as the series API answers charts.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_thinned<S: Store>(
+    store: &S,
+    host: HostId,
+    name: &str,
+    matchers: &[(String, String)],
+    from: i64,
+    to: i64,
+    resolution: Resolution,
+    max_points: usize,
+) -> Result<Vec<History>, StoreError> {
     if to <= from {
         return Ok(Vec::new());
     }
@@ -71,7 +99,7 @@ pub async fn read<S: Store>(
         series::parse_selector(key)
             .is_some_and(|(_, have)| matchers.iter().all(|want| have.contains(want)))
     };
-    let new_query = || RangeQuery::new(from, to, resolution, usize::MAX).expect("to > from");
+    let new_query = || RangeQuery::new(from, to, resolution, max_points.max(1)).expect("to > from");
     let mut queries: BTreeMap<String, RangeQuery> = BTreeMap::new();
     for chunk in store
         .chunks(host, name.to_string(), seconds, from, to)
@@ -107,12 +135,16 @@ pub async fn read<S: Store>(
     }
     Ok(queries
         .into_iter()
-        .map(|(key, q)| History {
-            labels: series::parse_selector(&key)
-                .map(|(_, l)| l.into_iter().collect())
-                .unwrap_or_default(),
-            points: q.finish().points,
-            key,
+        .map(|(key, q)| {
+            let result = q.finish();
+            History {
+                labels: series::parse_selector(&key)
+                    .map(|(_, l)| l.into_iter().collect())
+                    .unwrap_or_default(),
+                step_ms: result.step_ms,
+                points: result.points,
+                key,
+            }
         })
         .collect())
 }

@@ -312,7 +312,7 @@ pub async fn series<S: Store>(
     Path(name): Path<String>,
     Query(p): Query<SeriesParams>,
 ) -> Result<Json<SeriesReply>, ApiError> {
-    use hostwatch_tsdb::{RangeQuery, Resolution, pick_resolution};
+    use hostwatch_tsdb::{Resolution, pick_resolution};
     auth::client(&hub, &headers, Role::Viewer).await?;
     let host = host_or_404(&hub, &name).await?;
     let (series_name, labels) = crate::series::parse_selector(&p.name).ok_or_else(|| {
@@ -332,75 +332,28 @@ pub async fn series<S: Store>(
     }
     let max_points = p.max_points.unwrap_or(1000).clamp(1, 20_000);
     let resolution = pick_resolution(from, to, now);
-    let seconds = resolution.bucket_ms().map_or(0, |w| (w / 1000) as u32);
-    let matches = |key: &str| {
-        crate::series::parse_selector(key)
-            .is_some_and(|(_, have)| labels.iter().all(|want| have.contains(want)))
-    };
-
-    let mut queries: std::collections::BTreeMap<String, RangeQuery> =
-        std::collections::BTreeMap::new();
-    let new_query = || {
-        RangeQuery::new(from, to, resolution, max_points)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
-    };
-    for chunk in hub
-        .store
-        .chunks(host.id, series_name.clone(), seconds, from, to)
-        .await?
-    {
-        if !matches(&chunk.key) {
-            continue;
-        }
-        let q = match queries.entry(chunk.key.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(new_query()?),
-        };
-        if let Err(e) = q.add_chunk(&chunk.data) {
-            tracing::error!(series = %chunk.key, error = %e, "unreadable chunk skipped");
-        }
-    }
-    // Reports not compacted yet: the newest hour or two, mapped on the fly.
-    let mut points = Vec::new();
-    let mut samples: std::collections::BTreeMap<String, (Vec<i64>, Vec<f64>)> =
-        std::collections::BTreeMap::new();
-    for (_, report) in hub.store.pending_reports(host.id, from, to).await? {
-        points.clear();
-        crate::series::points(&report, &mut points);
-        for point in points.iter().filter(|pt| pt.key.name == series_name) {
-            let key = point.key.to_string();
-            if matches(&key) {
-                let (ts, vs) = samples.entry(key).or_default();
-                ts.push(report.collected_at);
-                vs.push(point.value);
-            }
-        }
-    }
-    for (key, (ts, vs)) in samples {
-        let q = match queries.entry(key) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(new_query()?),
-        };
-        q.add_samples(&ts, &vs);
-    }
-    let mut step_ms = 0;
-    let series = queries
+    let histories = crate::history::read_thinned(
+        &hub.store,
+        host.id,
+        &series_name,
+        &labels,
+        from,
+        to,
+        resolution,
+        max_points,
+    )
+    .await?;
+    let step_ms = histories.iter().map(|h| h.step_ms).max().unwrap_or(0);
+    let series = histories
         .into_iter()
-        .map(|(key, q)| {
-            let result = q.finish();
-            step_ms = step_ms.max(result.step_ms);
-            let labels = crate::series::parse_selector(&key)
-                .map(|(_, l)| l.into_iter().collect())
-                .unwrap_or_default();
-            SeriesAnswer {
-                points: result
-                    .points
-                    .iter()
-                    .map(|p| [p.ts_ms as f64, p.min, p.avg, p.max])
-                    .collect(),
-                key,
-                labels,
-            }
+        .map(|h| SeriesAnswer {
+            points: h
+                .points
+                .iter()
+                .map(|p| [p.ts_ms as f64, p.min, p.avg, p.max])
+                .collect(),
+            key: h.key,
+            labels: h.labels,
         })
         .collect();
     Ok(Json(SeriesReply {
