@@ -260,6 +260,31 @@ async fn a_synthetic_week_makes_the_digest_score_and_trends() {
             .starts_with("/srv/<x>&y reaches 90 % in "),
         "{srv}"
     );
+    // The alert engine's `fs_projected_full` rule sees the same fit through its seam.
+    let web1 = hostwatch_hub::store::Store::host(&hub.hub.store, "web-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let projection = hostwatch_hub::trend::StoreProjection::new(
+        hub.hub.store.clone(),
+        hub.hub.config.trend.clone(),
+    );
+    let fs = hostwatch_hub::alert::Projection::filesystem(&projection, &web1, "/srv/<x>&y", now)
+        .await
+        .expect("a filling mount has a projection");
+    assert!(fs.fit > 0.99, "{fs:?}");
+    let full_in_days = (fs.full_at.expect("it fills") - now) as f64 / 86_400_000.0;
+    assert!(
+        (5.0..=8.0).contains(&full_in_days),
+        "19 % left at 3 %/day: {full_in_days}"
+    );
+    // `/` grows 1 point a day from 47 %: full in about 53 days, far outside the rule's 7.
+    let slow = hostwatch_hub::alert::Projection::filesystem(&projection, &web1, "/", now)
+        .await
+        .and_then(|p| p.full_at)
+        .expect("a slowly filling mount still projects");
+    let slow_days = (slow - now) as f64 / 86_400_000.0;
+    assert!((45.0..=60.0).contains(&slow_days), "{slow_days}");
     let fleet = hub.get("/api/v1/score", &hub.viewer).await.json();
     assert_eq!(fleet["hosts"], 2);
     assert_eq!(fleet["worst"][0]["host"], "web-2");
