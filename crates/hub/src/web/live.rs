@@ -84,8 +84,8 @@ pub async fn publish<S: Store>(
         let [row] = row;
         let fragment = RowFragment {
             row: &row,
-            show_alerts: row.open_alerts.is_some(),
-            show_score: row.score.is_some(),
+            show_alerts: true,
+            show_score: true,
         };
         let html = fragment.render().unwrap_or_default();
         rows.push(serde_json::json!({
@@ -95,7 +95,9 @@ pub async fn publish<S: Store>(
             "html": html,
         }));
     }
-    let message: Arc<str> = serde_json::json!({ "at": now, "rows": rows })
+    // The header's fleet score and alert counts travel with every batch.
+    let summary = super::overview::FleetSummary::of(hub);
+    let message: Arc<str> = serde_json::json!({ "at": now, "rows": rows, "summary": summary })
         .to_string()
         .into();
     let _ = hub.web.rows.send(message.clone());

@@ -11,3 +11,4 @@ mod notify;
 mod notify_email;
 mod store;
 mod web;
+mod web_panels;
