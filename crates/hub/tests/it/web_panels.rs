@@ -133,3 +133,164 @@ async fn the_overview_shows_alerts_and_scores_and_puts_critical_hosts_first() {
     let _ = ADMIN_PW;
     hub.stop().await;
 }
+
+/// The `<section id="…">` of a page.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {page}"));
+    let end = page[start..].find("</section>").unwrap();
+    &page[start..start + end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_page_has_the_score_card_alerts_and_a_panel_per_section() {
+    let hub = sick_and_fine().await;
+    let viewer = login(&hub, "victor", VIEWER_PW).await;
+    let admin = login(&hub, "alice", ADMIN_PW).await;
+    let page = get(&hub, "/hosts/sick-1", &viewer).await.text();
+
+    // The score card: every dimension with its points and its reason, linked to its data.
+    let score = hub.hub.scores.get("sick-1").unwrap();
+    let card = section(&page, "score");
+    assert!(
+        card.contains(&format!("id=\"score-total\">{:.0}</span>", score.score)),
+        "{card}"
+    );
+    for d in &score.dimensions {
+        assert!(
+            card.contains(&format!("id=\"dimension-{}\"", d.name)),
+            "{card}"
+        );
+        // askama escapes the reason's `>` of "→": compare what the page shows.
+        let reason = d.reason.replace('&', "&#38;").replace('>', "&#62;");
+        assert!(
+            card.contains(&format!("<p class=\"reason\">{reason}</p>")),
+            "{reason} in {card}"
+        );
+    }
+    let disk = score.dimensions.iter().find(|d| d.name == "disk").unwrap();
+    assert!(disk.points < disk.max, "96 % costs disk points: {disk:?}");
+    assert!(card.contains("href=\"#filesystems\">See the data"));
+    assert!(card.contains("dim-points crit") || card.contains("dim-points warn"));
+
+    // Its alerts: the viewer sees them without buttons, the admin with ack and silence.
+    let alerts = section(&page, "alerts");
+    assert!(alerts.contains("fs_used"), "{alerts}");
+    assert!(alerts.contains("class=\"crit\">critical</td>"), "{alerts}");
+    assert!(alerts.contains(">96</td>"), "{alerts}");
+    assert!(!alerts.contains("class=\"small ack\""), "{alerts}");
+    let admin_page = get(&hub, "/hosts/sick-1", &admin).await.text();
+    let admin_alerts = section(&admin_page, "alerts");
+    let fingerprint = &hub.hub.alerts.alerts(Some("sick-1"), None)[0].fingerprint;
+    assert!(
+        admin_alerts.contains(&format!(
+            "class=\"small ack\" data-fingerprint=\"{fingerprint}\""
+        )),
+        "{admin_alerts}"
+    );
+    // The silence button carries matchers for this alert (HTML-escaped JSON).
+    assert!(
+        admin_alerts.contains("&#34;label&#34;:&#34;host&#34;,&#34;op&#34;:&#34;=&#34;,&#34;value&#34;:&#34;sick-1&#34;"),
+        "{admin_alerts}"
+    );
+    assert!(
+        admin_alerts.contains(
+            "&#34;label&#34;:&#34;mount&#34;,&#34;op&#34;:&#34;=&#34;,&#34;value&#34;:&#34;/&#34;"
+        ),
+        "{admin_alerts}"
+    );
+
+    // A panel per section the fixture has, with its figures.
+    for id in [
+        "containers",
+        "checks",
+        "systemd",
+        "zfs",
+        "zfs-datasets",
+        "smart",
+        "proxmox-guests",
+        "proxmox-storages",
+    ] {
+        section(&page, &format!("panel-{id}"));
+    }
+    let containers = section(&page, "panel-containers");
+    assert!(
+        containers.contains("2 running, 1 unhealthy"),
+        "{containers}"
+    );
+    assert!(containers.contains(">nginx:1.27</td>"), "{containers}");
+    assert!(containers.contains("6.2 MiB / 64 MiB"), "{containers}");
+    assert!(containers.contains("/ no limit"), "{containers}");
+    assert!(containers.contains("failed in a row)"), "{containers}");
+    let checks = section(&page, "panel-checks");
+    assert!(
+        checks.contains("class=\"warn\" title=\"exit 1\">WARNING</td>"),
+        "{checks}"
+    );
+    // The long output is behind a disclosure.
+    assert!(
+        checks.contains("<details><summary>DISK WARNING - free space: / 3326 MB (16%);</summary><pre class=\"output\">/ 15272 MB (77%);\n/boot 68 MB (69%);</pre></details>"),
+        "{checks}"
+    );
+    assert!(checks.contains("UNKNOWN") && checks.contains("timed out after 10 s"));
+    let systemd = section(&page, "panel-systemd");
+    assert!(
+        systemd.contains("1 failed unit on the system: pve-guests.service"),
+        "{systemd}"
+    );
+    assert!(systemd.contains("activating (auto-restart)"), "{systemd}");
+    let zfs = section(&page, "panel-zfs");
+    assert!(
+        zfs.contains(">DEGRADED<") || zfs.contains("<summary>DEGRADED</summary>"),
+        "{zfs}"
+    );
+    assert!(
+        zfs.contains(">35 %</td>") && zfs.contains(">12 %</td>"),
+        "{zfs}"
+    );
+    let smart = section(&page, "panel-smart");
+    assert!(smart.contains("PASSED, with findings"), "{smart}");
+    assert!(
+        smart.contains(">42454 h</td>") && smart.contains(">31 °C</td>"),
+        "{smart}"
+    );
+    assert!(smart.contains(">3.0 %</td>"), "NVMe used: {smart}");
+    let guests = section(&page, "panel-proxmox-guests");
+    assert!(
+        guests.contains("node pve-node1") && guests.contains(">web1<"),
+        "{guests}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn section_errors_show_in_their_panel_and_missing_sections_have_none() {
+    let hub = users_on(TestHub::start(HubConfig::default()).await).await;
+    let token = hub.enrol("odd-1").await;
+    let mut r = report("odd-1", "i", 1);
+    r.sections.containers = Some(Section::Failed(hostwatch_proto::SectionError {
+        kind: hostwatch_proto::ErrorKind::Io,
+        message: "connecting to /var/run/docker.sock: permission denied".into(),
+    }));
+    r.sections.zfs = None;
+    r.sections.zfs_datasets = None;
+    r.sections.smart = None;
+    r.sections.proxmox = None;
+    ingest(&hub, &token, &r).await;
+    let cookie = login(&hub, "victor", VIEWER_PW).await;
+    let page = get(&hub, "/hosts/odd-1", &cookie).await.text();
+    let containers = section(&page, "panel-containers");
+    assert!(
+        containers.contains("<p class=\"error section-error\">The agent could not read this: connecting to /var/run/docker.sock: permission denied</p>"),
+        "{containers}"
+    );
+    assert!(!containers.contains("<table"), "{containers}");
+    for gone in ["panel-zfs", "panel-smart", "panel-proxmox-guests"] {
+        assert!(!page.contains(gone), "{gone} shown without its section");
+    }
+    assert!(page.contains("id=\"panel-checks\""));
+    // No alerts yet: said so.
+    assert!(section(&page, "alerts").contains("No open alerts."));
+    hub.stop().await;
+}
