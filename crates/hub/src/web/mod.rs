@@ -9,6 +9,7 @@ pub mod format;
 pub mod host;
 pub mod live;
 pub mod login;
+pub mod notifications;
 pub mod overview;
 pub mod panels;
 pub mod password;
@@ -65,6 +66,7 @@ pub fn router<S: Store>(_hub: Arc<Hub<S>>) -> axum::Router<Arc<Hub<S>>> {
         .route("/", get(overview::page::<S>))
         .route("/hosts/{name}", get(host::page::<S>))
         .route("/alerts", get(alerts::page::<S>))
+        .route("/admin/notifications", get(notifications::page::<S>))
         .route("/events/fleet", get(live::fleet::<S>))
         .route("/login", get(login::form::<S>).post(login::submit::<S>))
         .route("/logout", post(login::logout::<S>))

@@ -7,7 +7,7 @@ mod harness;
 mod ingest;
 mod insight;
 mod logcapture;
-mod notify;
+pub(crate) mod notify;
 mod notify_email;
 mod store;
 mod web;
