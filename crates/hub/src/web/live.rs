@@ -74,6 +74,12 @@ pub async fn publish<S: Store>(
             }
             None => Figures::default(),
         };
+        // A host new to the hub gets its first score now rather than at the next pass.
+        if hub.scores.get(&host.name).is_none()
+            && let Err(e) = crate::score::compute(hub, host, now).await
+        {
+            tracing::warn!(host = %host.name, error = %e, "scoring a new host failed");
+        }
         let mut row = [Row::build(
             host,
             &figures,
