@@ -48,7 +48,22 @@
       .catch(function () { return { series: [], step_ms: 0 }; });
   }
 
-  function build(def, el, replies) {
+  function fetchTrends() {
+    return fetch("/api/v1/hosts/" + encodeURIComponent(host) + "/trends", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { projections: [] }; })
+      .catch(function () { return { projections: [] }; });
+  }
+
+  // Filesystem projections that reach a threshold: a dashed line from now, at the fitted
+  // slope, to the threshold (or half a range past now when it is further away).
+  function projectionsOf(trends) {
+    return ((trends && trends.projections) || []).filter(function (p) {
+      return p.series === "fs.used_pct" && p.reaches && p.current != null && p.slope_per_day != null;
+    });
+  }
+
+  function build(def, el, replies, trends) {
+    var projections = projectionsOf(trends);
     var lines = [];
     replies.forEach(function (rep, i) {
       rep.series.forEach(function (s) {
@@ -64,6 +79,12 @@
     }
     var stamps = {};
     lines.forEach(function (l) { l.points.forEach(function (p) { stamps[p[0]] = true; }); });
+    var horizon = to + (to - from) / 2;
+    projections.forEach(function (p) {
+      p.end = Math.min(p.reaches.at_ms, horizon);
+      stamps[to] = true;
+      stamps[p.end] = true;
+    });
     var xs = Object.keys(stamps).map(Number).sort(function (a, b) { return a - b; });
     var index = {};
     xs.forEach(function (x, i) { index[x] = i; });
@@ -108,6 +129,15 @@
         }
       }
     });
+    projections.forEach(function (p, i) {
+      var col = new Array(xs.length).fill(null);
+      col[index[to]] = p.current;
+      col[index[p.end]] = p.current + p.slope_per_day * (p.end - to) / 86400000;
+      data.push(col);
+      var mount = (p.labels && p.labels.mount) || "filesystem";
+      series.push({ label: mount + " projected", stroke: palette[(lines.length + i) % palette.length], width: 1.5,
+        dash: [6, 4], spanGaps: true, points: { show: false }, value: function (u, v) { return fmt(def.unit, v); } });
+    });
     var width = Math.max(280, body.clientWidth || el.clientWidth - 20);
     var opts = {
       width: width,
@@ -134,6 +164,13 @@
     window.hwCharts[def.id] = plot;
     el.dataset.points = String(xs.length);
     el.dataset.series = String(lines.length);
+    el.dataset.projections = String(projections.length);
+    projections.forEach(function (p) {
+      var note = document.createElement("p");
+      note.className = "projection-note";
+      note.textContent = "⟶ " + p.sentence;
+      el.appendChild(note);
+    });
   }
 
   defs.forEach(function (def) {
@@ -145,8 +182,9 @@
     el.querySelector("h3").textContent = def.title;
     root.appendChild(el);
     var points = Math.min(2000, Math.max(200, Math.floor(el.clientWidth || 600)));
-    Promise.all(def.series.map(function (s) { return fetchSeries(s, points); }))
-      .then(function (replies) { build(def, el, replies); })
+    var trends = def.id === "fs" ? fetchTrends() : Promise.resolve(null);
+    Promise.all([Promise.all(def.series.map(function (s) { return fetchSeries(s, points); })), trends])
+      .then(function (got) { build(def, el, got[0], got[1]); })
       .catch(function (e) { el.querySelector(".body").textContent = "Chart failed: " + e; el.dataset.points = "0"; });
   });
 

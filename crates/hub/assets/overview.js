@@ -24,6 +24,22 @@
     });
   }
   window.hwLive = { updates: 0, rows: 0 };
+  function level(el, cls) {
+    el.classList.remove("warn", "crit");
+    if (cls) { el.classList.add(cls); }
+  }
+  // The header's fleet score and firing-alert counts, as the server computed them.
+  function summary(s) {
+    var score = document.getElementById("fleet-score");
+    if (score) {
+      score.querySelector("b").textContent = s.score == null ? "—" : Math.round(s.score);
+      level(score, s.score == null ? "" : s.score < 50 ? "crit" : s.score < 75 ? "warn" : "");
+    }
+    var crit = document.getElementById("fleet-critical");
+    if (crit) { crit.querySelector("b").textContent = s.critical; level(crit, s.critical > 0 ? "crit" : ""); }
+    var warn = document.getElementById("fleet-warning");
+    if (warn) { warn.querySelector("b").textContent = s.warning; level(warn, s.warning > 0 ? "warn" : ""); }
+  }
   function apply(msg) {
     var data = JSON.parse(msg.data);
     var tmp = document.createElement("tbody");
@@ -37,6 +53,7 @@
       old.replaceWith(row);
       window.hwLive.rows += 1;
     });
+    if (data.summary) { summary(data.summary); }
     window.hwLive.updates += 1;
     refreshAges();
   }

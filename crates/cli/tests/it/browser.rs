@@ -308,6 +308,13 @@ async fn story(driver: &WebDriver, base: &str, hub: &mut Killed, data: &Path, po
         "sparklines",
     )
     .await;
+    // Every row has its health score and the header the fleet's, carried by the live feed.
+    wait_js(
+        driver,
+        &format!("Array.from(document.querySelectorAll('#fleet td.score')).filter(td => /^\\d+$/.test(td.textContent.trim())).length === {HOSTS} && /\\d/.test(document.getElementById('fleet-score').textContent)"),
+        "health scores on every row",
+    )
+    .await;
     let shot = artifacts().join("dashboard-overview.png");
     driver.screenshot(&shot).await.unwrap();
     println!("screenshot: {}", shot.display());
@@ -378,9 +385,68 @@ async fn story(driver: &WebDriver, base: &str, hub: &mut Killed, data: &Path, po
     );
     assert!(driver.find(By::Css("canvas")).await.is_ok());
     assert!(driver.find(By::Id("filesystems")).await.is_ok());
+    // The score card, scored on demand for a host the background pass has not reached yet.
+    let total = driver
+        .find(By::Id("score-total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(total.parse::<u32>().is_ok_and(|s| s <= 100), "{total}");
     let shot = artifacts().join("dashboard-host.png");
     driver.screenshot(&shot).await.unwrap();
     println!("screenshot: {}", shot.display());
+
+    // The alerts page: an admin silences a host through the form (alerts.js posts to the
+    // silences API with the session cookie, through the CSRF check) and deletes it again.
+    driver.goto(format!("{base}/alerts")).await.unwrap();
+    assert!(driver.find(By::Id("fleet")).await.is_err());
+    let matchers = driver.find(By::Id("silence-matchers")).await.unwrap();
+    matchers.clear().await.unwrap();
+    matchers
+        .send_keys("host=loadgen-2, rule=~fs_.*")
+        .await
+        .unwrap();
+    let duration = driver.find(By::Id("silence-duration")).await.unwrap();
+    duration.clear().await.unwrap();
+    duration.send_keys("1h").await.unwrap();
+    driver
+        .find(By::Id("silence-comment"))
+        .await
+        .unwrap()
+        .send_keys("disk swap tonight")
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("silence-create"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let listed = wait_js(
+        driver,
+        "document.querySelector('#silence-list code') && document.querySelector('#silence-list code').textContent",
+        "the new silence after the reload",
+    )
+    .await;
+    assert_eq!(listed, "host=\"loadgen-2\", rule=~\"fs_.*\"");
+    let shot = artifacts().join("dashboard-alerts.png");
+    driver.screenshot(&shot).await.unwrap();
+    driver
+        .find(By::Css("#silence-list button.delete-silence"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        driver,
+        "document.getElementById('no-silences') !== null",
+        "the silence to be deleted",
+    )
+    .await;
 
     // A viewer: no admin actions shown, and refused when asked for directly.
     driver
@@ -407,4 +473,20 @@ async fn story(driver: &WebDriver, base: &str, hub: &mut Killed, data: &Path, po
         .unwrap();
     assert!(body.contains("This page is for admins."), "{body}");
     assert!(driver.find(By::Id("enrol-name")).await.is_err());
+    driver
+        .goto(format!("{base}/admin/notifications"))
+        .await
+        .unwrap();
+    let body = driver
+        .find(By::Tag("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("This page is for admins."), "{body}");
+    // The alerts page is theirs to read, without the silence form.
+    driver.goto(format!("{base}/alerts")).await.unwrap();
+    assert!(driver.find(By::Id("silences")).await.is_ok());
+    assert!(driver.find(By::Id("silence-form")).await.is_err());
 }

@@ -21,6 +21,11 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/overview.js"),
     ),
     (
+        "alerts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/alerts.js"),
+    ),
+    (
         "host.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/host.js"),

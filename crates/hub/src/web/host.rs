@@ -42,15 +42,7 @@ pub const CHARTS: &str = r#"[
  {"id":"psi","title":"Pressure (PSI, 10 s average)","unit":"%","series":["psi.cpu_some_pct","psi.memory_some_pct","psi.memory_full_pct","psi.io_some_pct","psi.io_full_pct"]}
 ]"#;
 
-/// A table panel for data other parts of the hub provide (containers, checks, systemd units,
-/// ZFS pools, guests, GPUs): shown only when the host has rows for it.
-#[derive(Debug, Clone, Default)]
-pub struct Panel {
-    pub id: String,
-    pub title: String,
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
+pub use super::panels::{Panel, PanelCell};
 
 #[derive(Debug)]
 pub struct FsRow {
@@ -126,17 +118,118 @@ pub struct HostPage {
     pub open_alerts: Option<u32>,
     /// The host's health score, once score.rs is wired in.
     pub score: Option<f64>,
+    /// The score with its breakdown per dimension.
+    pub score_card: Option<ScoreCard>,
+    /// The host's pending and firing alerts.
+    pub alerts: Vec<super::alerts::AlertRow>,
+    /// "/var reaches 90 % in 12 days (on 2026-12-04)", per filesystem with a projection.
+    pub projections: Vec<String>,
 }
 
-/// Adds what other parts of the hub know about this host: `open_alerts` (alert engine),
-/// `score` (score.rs) and `panels` (containers, checks, systemd units, ZFS pools, guests, GPUs
-/// from the latest report's sections). The one place to wire them in; until then they stay
-/// empty and their parts of the page are not shown.
+/// The score card: the total and each dimension's points and reason.
+#[derive(Debug, Clone)]
+pub struct ScoreCard {
+    pub score: f64,
+    pub class: &'static str,
+    pub note: Option<String>,
+    pub dimensions: Vec<DimensionRow>,
+    pub computed_ms: i64,
+    pub computed: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DimensionRow {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub points: String,
+    pub max: String,
+    /// 0–100, for the bar.
+    pub share_pct: f64,
+    pub class: &'static str,
+    pub reason: String,
+    /// Where its data is on this page.
+    pub anchor: &'static str,
+}
+
+impl ScoreCard {
+    pub fn of(s: &crate::score::HostScore) -> ScoreCard {
+        let points = |v: f64| crate::trend::fmt_pct((v * 10.0).round() / 10.0);
+        ScoreCard {
+            score: s.score,
+            class: super::overview::score_class(Some(s.score)),
+            note: s.note.clone(),
+            computed_ms: s.computed_at,
+            computed: format::time(s.computed_at),
+            dimensions: s
+                .dimensions
+                .iter()
+                .filter(|d| d.max > 0.0)
+                .map(|d| {
+                    let share = (d.points / d.max * 100.0).clamp(0.0, 100.0);
+                    DimensionRow {
+                        name: d.name,
+                        title: d.title,
+                        points: points(d.points),
+                        max: points(d.max),
+                        share_pct: (share * 10.0).round() / 10.0,
+                        class: if share < 50.0 {
+                            "crit"
+                        } else if share < 100.0 {
+                            "warn"
+                        } else {
+                            "ok"
+                        },
+                        reason: d.reason.clone(),
+                        anchor: match d.name {
+                            "cpu" | "headroom" => "#chart-cpu",
+                            "memory" => "#chart-memory",
+                            "disk" => "#filesystems",
+                            "services" => "#services",
+                            "maintenance" => "#jobs",
+                            _ => "#charts",
+                        },
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Adds what other parts of the hub know about this host: its alerts (alert engine), its
+/// score card (score.rs's cache) with the filesystem projections, and `panels` (containers,
+/// checks, systemd units, ZFS pools, guests from the latest report's sections). The one place
+/// to wire them in.
 pub fn enrich<S: Store>(
-    _hub: &Hub<S>,
-    _latest: Option<&hostwatch_proto::Report>,
-    _page: &mut HostPage,
+    hub: &Hub<S>,
+    latest: Option<&hostwatch_proto::Report>,
+    page: &mut HostPage,
 ) {
+    let now = now_ms();
+    let alerts = hub.alerts.alerts(Some(&page.host.name), None);
+    page.open_alerts = Some(
+        alerts
+            .iter()
+            .filter(|a| a.state == crate::alert::AlertState::Firing)
+            .count() as u32,
+    );
+    page.alerts = alerts
+        .iter()
+        .map(|a| super::alerts::AlertRow::of(a, now))
+        .collect();
+    if let Some(s) = hub.scores.get(&page.host.name) {
+        let tz = hub.config.digest.display_zone();
+        page.projections = s
+            .projections
+            .iter()
+            .filter(|p| p.reaches.is_some())
+            .map(|p| p.sentence(&tz))
+            .collect();
+        page.score = Some(s.score);
+        page.score_card = Some(ScoreCard::of(&s));
+    }
+    if let Some(report) = latest {
+        page.panels = super::panels::all(report, now);
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +352,9 @@ pub async fn page<S: Store>(
         panels: Vec::new(),
         open_alerts: None,
         score: None,
+        score_card: None,
+        alerts: Vec::new(),
+        projections: Vec::new(),
         host,
     };
     if let Some(report) = &latest {
@@ -299,6 +395,12 @@ pub async fn page<S: Store>(
             page.top_cpu = procs(&p.top_cpu);
             page.top_memory = procs(&p.top_memory);
         }
+    }
+    // A host not scored yet (the hub just started) is scored now: one host is cheap.
+    if hub.scores.get(&page.host.name).is_none()
+        && let Err(e) = crate::score::compute(&hub, &page.host, now).await
+    {
+        tracing::warn!(host = %page.host.name, error = %e, "scoring for the host page failed");
     }
     enrich(&hub, latest.as_ref(), &mut page);
     render(&page)

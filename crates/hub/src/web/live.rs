@@ -74,6 +74,12 @@ pub async fn publish<S: Store>(
             }
             None => Figures::default(),
         };
+        // A host new to the hub gets its first score now rather than at the next pass.
+        if hub.scores.get(&host.name).is_none()
+            && let Err(e) = crate::score::compute(hub, host, now).await
+        {
+            tracing::warn!(host = %host.name, error = %e, "scoring a new host failed");
+        }
         let mut row = [Row::build(
             host,
             &figures,
@@ -84,8 +90,8 @@ pub async fn publish<S: Store>(
         let [row] = row;
         let fragment = RowFragment {
             row: &row,
-            show_alerts: row.open_alerts.is_some(),
-            show_score: row.score.is_some(),
+            show_alerts: true,
+            show_score: true,
         };
         let html = fragment.render().unwrap_or_default();
         rows.push(serde_json::json!({
@@ -95,7 +101,9 @@ pub async fn publish<S: Store>(
             "html": html,
         }));
     }
-    let message: Arc<str> = serde_json::json!({ "at": now, "rows": rows })
+    // The header's fleet score and alert counts travel with every batch.
+    let summary = super::overview::FleetSummary::of(hub);
+    let message: Arc<str> = serde_json::json!({ "at": now, "rows": rows, "summary": summary })
         .to_string()
         .into();
     let _ = hub.web.rows.send(message.clone());

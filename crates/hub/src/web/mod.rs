@@ -2,13 +2,16 @@
 //! embedded assets. The pages' scripts use the same `/api/v1` JSON as API clients, with the
 //! session cookie instead of a bearer token.
 
+pub mod alerts;
 pub mod assets;
 pub mod csrf;
 pub mod format;
 pub mod host;
 pub mod live;
 pub mod login;
+pub mod notifications;
 pub mod overview;
+pub mod panels;
 pub mod password;
 pub mod session;
 pub mod sparkline;
@@ -62,6 +65,8 @@ pub fn router<S: Store>(_hub: Arc<Hub<S>>) -> axum::Router<Arc<Hub<S>>> {
     axum::Router::new()
         .route("/", get(overview::page::<S>))
         .route("/hosts/{name}", get(host::page::<S>))
+        .route("/alerts", get(alerts::page::<S>))
+        .route("/admin/notifications", get(notifications::page::<S>))
         .route("/events/fleet", get(live::fleet::<S>))
         .route("/login", get(login::form::<S>).post(login::submit::<S>))
         .route("/logout", post(login::logout::<S>))

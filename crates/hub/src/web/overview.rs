@@ -37,6 +37,20 @@ impl Cell {
     }
 }
 
+/// A health score's colour: `crit` below [`SCORE_CRIT`], `warn` below [`SCORE_WARN`].
+pub fn score_class(score: Option<f64>) -> &'static str {
+    match score {
+        Some(s) if s < SCORE_CRIT => "crit",
+        Some(s) if s < SCORE_WARN => "warn",
+        _ => "",
+    }
+}
+
+/// Scores below this are a problem (ranked with critical figures).
+pub const SCORE_CRIT: f64 = 50.0;
+/// Scores below this deserve a look (ranked with warnings).
+pub const SCORE_WARN: f64 = 75.0;
+
 fn level(v: Option<f64>, warn: f64, crit: f64) -> &'static str {
     match v {
         Some(v) if v >= crit => "crit",
@@ -65,6 +79,8 @@ pub struct Row {
     /// Inline SVG of the last hour's CPU.
     pub spark: String,
     pub open_alerts: Option<u32>,
+    /// Of `open_alerts`: how many are critical (the rest are warnings).
+    pub critical_alerts: u32,
     pub score: Option<f64>,
     /// 0 (worst) … 4 (fine): problems float to the top.
     pub rank: u8,
@@ -113,9 +129,36 @@ impl Row {
             tags: host.tags.clone(),
             spark,
             open_alerts: None,
+            critical_alerts: 0,
             score: None,
             rank,
         }
+    }
+
+    /// Open alerts that are not critical.
+    pub fn warning_alerts(&self) -> u32 {
+        self.open_alerts
+            .unwrap_or(0)
+            .saturating_sub(self.critical_alerts)
+    }
+
+    /// `crit` with a critical alert open, `warn` with only warnings, else `""`.
+    pub fn alerts_class(&self) -> &'static str {
+        match self.open_alerts {
+            Some(_) if self.critical_alerts > 0 => "crit",
+            Some(n) if n > 0 => "warn",
+            _ => "",
+        }
+    }
+
+    /// `crit` below 50, `warn` below 75 (a host that lost a quarter of its points).
+    pub fn score_class(&self) -> &'static str {
+        score_class(self.score)
+    }
+
+    /// The score as shown: `87`, or `—` before the first computation.
+    pub fn score_text(&self) -> String {
+        self.score.map_or("—".into(), |s| format!("{s:.0}"))
     }
 
     pub fn status(&self) -> &'static str {
@@ -131,7 +174,7 @@ impl Row {
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Params {
     /// `problems` (default), `name`, `status`, `cpu`, `steal`, `memory`, `swap`, `disk`,
-    /// `load`, `uptime`, `seen`.
+    /// `load`, `uptime`, `seen`, `alerts`, `score`.
     pub sort: Option<String>,
     /// `asc` or `desc`; each column has a natural default.
     pub dir: Option<String>,
@@ -142,7 +185,7 @@ pub struct Params {
 }
 
 /// The columns that can be sorted by, with their natural direction (`true` = descending).
-pub const SORTS: [(&str, bool); 11] = [
+pub const SORTS: [(&str, bool); 13] = [
     ("problems", false),
     ("name", false),
     ("status", false),
@@ -154,6 +197,8 @@ pub const SORTS: [(&str, bool); 11] = [
     ("load", true),
     ("uptime", true),
     ("seen", true),
+    ("alerts", true),
+    ("score", false),
 ];
 
 impl Params {
@@ -211,6 +256,11 @@ impl Params {
                 "load" => r.load.sort,
                 "uptime" => r.uptime.sort,
                 "seen" => r.last_seen.map(|t| t as f64),
+                // Critical alerts weigh more than any number of warnings.
+                "alerts" => r
+                    .open_alerts
+                    .map(|n| f64::from(r.critical_alerts) * 1e6 + f64::from(n)),
+                "score" => r.score,
                 _ => None,
             }
         };
@@ -218,7 +268,11 @@ impl Params {
             use std::cmp::Ordering;
             let primary = match key {
                 "name" => Ordering::Equal,
-                "problems" => a.rank.cmp(&b.rank),
+                // Within a rank, the lower score first (unscored last).
+                "problems" => a.rank.cmp(&b.rank).then_with(|| {
+                    let score = |r: &Row| r.score.unwrap_or(f64::INFINITY);
+                    score(a).total_cmp(&score(b))
+                }),
                 "status" => status_order(a.status).cmp(&status_order(b.status)),
                 _ => match (figure(a), figure(b)) {
                     (Some(x), Some(y)) => x.total_cmp(&y),
@@ -294,10 +348,73 @@ pub fn rows<S>(
         .collect()
 }
 
-/// Adds what other parts of the hub know about each row: the open-alert count (alert engine)
-/// and the health score (score.rs). The one place to wire them in; both the page and the live
-/// feed call it, so their columns agree. Until then both stay `None` and their columns hidden.
-pub fn enrich<S: Store>(_hub: &Hub<S>, _rows: &mut [Row]) {}
+/// Adds what other parts of the hub know about each row: the firing-alert count (alert engine)
+/// and the health score (score.rs, from its cache: a map lookup per row). The one place to
+/// wire them in; both the page and the live feed call it, so their columns agree. Critical
+/// alerts and low scores move a row up among the problems.
+pub fn enrich<S: Store>(hub: &Hub<S>, rows: &mut [Row]) {
+    let counts = hub.alerts.open_counts();
+    for row in rows {
+        let (warning, critical) = counts.get(&row.name).copied().unwrap_or_default();
+        row.open_alerts = Some(warning + critical);
+        row.critical_alerts = critical;
+        row.score = hub.scores.get(&row.name).map(|s| s.score);
+        row.rank = rerank(row.rank, critical, warning, row.score);
+    }
+}
+
+/// A row's rank once alerts and the score are known: down (0) stays first; a critical alert
+/// ranks with late hosts (1); a score below [`SCORE_CRIT`] with critical figures (2); a
+/// warning or a score below [`SCORE_WARN`] with warning figures (3).
+pub fn rerank(rank: u8, critical: u32, warning: u32, score: Option<f64>) -> u8 {
+    let mut rank = rank;
+    if critical > 0 {
+        rank = rank.min(1);
+    }
+    match score_class(score) {
+        "crit" => rank = rank.min(2),
+        "warn" => rank = rank.min(3),
+        _ => {}
+    }
+    if warning > 0 {
+        rank = rank.min(3);
+    }
+    rank
+}
+
+/// The header's fleet figures: the fleet's health score and the firing alerts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FleetSummary {
+    /// `None` until the first scores are computed.
+    pub score: Option<f64>,
+    pub critical: u32,
+    pub warning: u32,
+}
+
+impl FleetSummary {
+    pub fn of<S: Store>(hub: &Hub<S>) -> FleetSummary {
+        let scores = hub.scores.all();
+        let fleet = crate::score::fleet(&scores, hub.config.score.fleet);
+        let (warning, critical) = hub
+            .alerts
+            .open_counts()
+            .values()
+            .fold((0, 0), |(w, c), (dw, dc)| (w + dw, c + dc));
+        FleetSummary {
+            score: fleet.score,
+            critical,
+            warning,
+        }
+    }
+
+    pub fn score_text(&self) -> String {
+        self.score.map_or("—".into(), |s| format!("{s:.0}"))
+    }
+
+    pub fn score_class(&self) -> &'static str {
+        score_class(self.score)
+    }
+}
 
 /// Counts per status for the summary line.
 #[derive(Debug, Default)]
@@ -319,6 +436,7 @@ pub struct OverviewPage {
     pub tags: Vec<String>,
     pub show_alerts: bool,
     pub show_score: bool,
+    pub fleet: FleetSummary,
 }
 
 #[derive(Debug, Template)]
@@ -367,8 +485,9 @@ pub async fn page<S: Store>(
     tags.dedup();
     all.retain(|r| params.keep(r));
     params.sort(&mut all);
-    let show_alerts = all.iter().any(|r| r.open_alerts.is_some());
-    let show_score = all.iter().any(|r| r.score.is_some());
+    // Wired in: the columns show even before the first score (as `—`), so live rows fit.
+    let (show_alerts, show_score) = (true, true);
+    let fleet = FleetSummary::of(&hub);
     let mut response = render(&OverviewPage {
         viewer: (&session).into(),
         rows: all,
@@ -377,6 +496,7 @@ pub async fn page<S: Store>(
         tags,
         show_alerts,
         show_score,
+        fleet,
     });
     // How long the server took, for the browser's devtools and the load test.
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -537,8 +657,88 @@ mod tests {
         }
         .render()
         .unwrap();
-        assert!(wired.contains("class=\"num alerts\">3</td>"), "{wired}");
-        assert!(wired.contains("class=\"num score\">87</td>"), "{wired}");
+        assert!(
+            wired.contains("class=\"num alerts warn\"") && wired.contains(">3</a></td>"),
+            "{wired}"
+        );
+        assert!(
+            wired.contains("class=\"num score \"") && wired.contains(">87</a></td>"),
+            "{wired}"
+        );
+        r.critical_alerts = 1;
+        r.score = Some(42.0);
+        let bad = RowFragment {
+            row: &r,
+            show_alerts: true,
+            show_score: true,
+        }
+        .render()
+        .unwrap();
+        assert!(bad.contains("class=\"num alerts crit\""), "{bad}");
+        assert!(bad.contains("title=\"1 critical, 2 warning\""), "{bad}");
+        assert!(bad.contains("class=\"num score crit\""), "{bad}");
+        r.score = None;
+        let unscored = RowFragment {
+            row: &r,
+            show_alerts: true,
+            show_score: true,
+        }
+        .render()
+        .unwrap();
+        assert!(
+            unscored.contains("class=\"num score \">—</td>"),
+            "{unscored}"
+        );
+    }
+
+    #[test]
+    fn critical_alerts_and_low_scores_float_up_and_the_lower_score_leads_a_rank() {
+        let mut rows = vec![
+            row("a-fine", HostStatus::Up, Some(10.0), &[]),
+            row("b-critical", HostStatus::Up, Some(10.0), &[]),
+            row("c-sick", HostStatus::Up, Some(10.0), &[]),
+            row("d-warned", HostStatus::Up, Some(10.0), &[]),
+            row("e-down", HostStatus::Down, None, &[]),
+            row("f-meh", HostStatus::Up, Some(10.0), &[]),
+            row("g-worse-meh", HostStatus::Up, Some(10.0), &[]),
+        ];
+        let facts: [(u32, u32, Option<f64>); 7] = [
+            (0, 0, Some(100.0)),
+            (1, 0, Some(90.0)),
+            (0, 0, Some(35.0)),
+            (0, 2, Some(95.0)),
+            (0, 0, Some(0.0)),
+            (0, 0, Some(70.0)),
+            (0, 0, Some(60.0)),
+        ];
+        for (r, (critical, warning, score)) in rows.iter_mut().zip(facts) {
+            r.open_alerts = Some(critical + warning);
+            r.critical_alerts = critical;
+            r.score = score;
+            r.rank = rerank(r.rank, critical, warning, score);
+        }
+        Params::default().sort(&mut rows);
+        assert_eq!(
+            names(&rows),
+            [
+                "e-down",
+                "b-critical",
+                "c-sick",
+                "g-worse-meh",
+                "f-meh",
+                "d-warned",
+                "a-fine"
+            ]
+        );
+        let mut p = Params {
+            sort: Some("alerts".into()),
+            ..Params::default()
+        };
+        p.sort(&mut rows);
+        assert_eq!(names(&rows)[..2], ["b-critical", "d-warned"]);
+        p.sort = Some("score".into());
+        p.sort(&mut rows);
+        assert_eq!(names(&rows)[..3], ["e-down", "c-sick", "g-worse-meh"]);
     }
 
     #[test]

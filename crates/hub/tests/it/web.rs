@@ -9,11 +9,15 @@ use hostwatch_proto::{Report, Secret};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ADMIN_PW: &str = "admin-password-1";
-const VIEWER_PW: &str = "viewer-password-1";
+pub(crate) const ADMIN_PW: &str = "admin-password-1";
+pub(crate) const VIEWER_PW: &str = "viewer-password-1";
 
-async fn hub_with_users() -> TestHub {
-    let hub = TestHub::start(HubConfig::default()).await;
+pub(crate) async fn hub_with_users() -> TestHub {
+    users_on(TestHub::start(HubConfig::default()).await).await
+}
+
+/// Adds alice (admin) and victor (viewer) to a running hub.
+pub(crate) async fn users_on(hub: TestHub) -> TestHub {
     users::add(
         &hub.hub.store,
         "alice",
@@ -55,18 +59,18 @@ async fn login_raw(hub: &TestHub, user: &str, password: &str, extra: &[(&str, &s
 }
 
 /// Logs in; the `Cookie` header value of the new session.
-async fn login(hub: &TestHub, user: &str, password: &str) -> String {
+pub(crate) async fn login(hub: &TestHub, user: &str, password: &str) -> String {
     let r = login_raw(hub, user, password, &[]).await;
     assert_eq!(r.status, 303, "{}", r.text());
     let set = r.header("set-cookie").expect("a session cookie");
     set.split(';').next().unwrap().to_string()
 }
 
-async fn get(hub: &TestHub, path: &str, cookie: &str) -> Response {
+pub(crate) async fn get(hub: &TestHub, path: &str, cookie: &str) -> Response {
     hub.request("GET", path, &[("Cookie", cookie)], b"").await
 }
 
-async fn ingest(hub: &TestHub, token: &str, r: &Report) {
+pub(crate) async fn ingest(hub: &TestHub, token: &str, r: &Report) {
     let body = serde_json::to_vec(r).unwrap();
     let resp = hub.post_json("/api/v1/reports", token, &body).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
