@@ -614,6 +614,7 @@ impl AgentConfig {
         }
         self.containers.validate()?;
         self.ollama.validate()?;
+        self.proxmox.validate()?;
         self.hub.validate()?;
         self.mqtt.validate()?;
         crate::commands::config::validate(&self.commands, &self.remote)?;
