@@ -38,6 +38,8 @@ pub struct AgentConfig {
     /// `[[checks]]`: Nagios-compatible check commands.
     pub checks: Vec<CheckConfig>,
     pub systemd: SystemdConfig,
+    pub gpu: crate::collect::gpu::GpuConfig,
+    pub ollama: crate::collect::ollama::OllamaConfig,
 }
 
 /// `[agent]`: identity and where the host's trees are.
@@ -545,6 +547,8 @@ impl AgentConfig {
         "mqtt",
         "remote",
         "systemd",
+        "gpu",
+        "ollama",
     ];
 
     /// Finds, reads, overlays and validates the agent's configuration.
@@ -609,6 +613,8 @@ impl AgentConfig {
             ));
         }
         self.containers.validate()?;
+        self.ollama.validate()?;
+        self.proxmox.validate()?;
         self.hub.validate()?;
         self.mqtt.validate()?;
         crate::commands::config::validate(&self.commands, &self.remote)?;

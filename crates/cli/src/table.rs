@@ -434,6 +434,12 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(Section::Ok(g)) = &s.gpu {
+        gpu(&mut o, g);
+    }
+    if let Some(Section::Ok(ol)) = &s.ollama {
+        ollama(&mut o, ol);
+    }
     let errors = s.errors();
     if !errors.is_empty() {
         let _ = writeln!(o, "\nerrors");
@@ -470,9 +476,131 @@ fn checks(o: &mut String, c: &hostwatch_proto::sections::Checks) {
     }
 }
 
+/// One line per GPU, then the processes using it, indented.
+fn gpu(o: &mut String, g: &hostwatch_proto::sections::Gpu) {
+    let _ = writeln!(o, "\ngpus");
+    let _ = writeln!(
+        o,
+        "  {:<8} {:<28} {:>5} {:>21} {:>6} {:>17} {:>5}",
+        "ID", "NAME", "BUSY%", "MEMORY", "TEMP", "POWER", "FAN%"
+    );
+    for d in &g.devices {
+        if d.suspended {
+            let _ = writeln!(o, "  {:<8} {:<28} suspended", d.id, d.name);
+            continue;
+        }
+        let memory = match (d.memory_used_bytes, d.memory_total_bytes) {
+            (Some(u), Some(t)) => format!("{} / {}", bytes(u as f64), bytes(t as f64)),
+            (Some(u), None) => bytes(u as f64),
+            _ => "-".into(),
+        };
+        let power = match (d.power_watts, d.power_limit_watts) {
+            (Some(p), Some(l)) => format!("{p:.1} / {l:.0} W"),
+            (Some(p), None) => format!("{p:.1} W"),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            o,
+            "  {:<8} {:<28} {:>5} {:>21} {:>3} °C {:>17} {:>5}",
+            d.id,
+            d.name,
+            opt(d.utilization_pct, 0),
+            memory,
+            opt(d.temperature_celsius, 0),
+            power,
+            opt(d.fan_pct, 0)
+        );
+        for p in &d.processes {
+            let _ = writeln!(
+                o,
+                "    pid {:<8} {:<20} {:<16} {}",
+                p.pid,
+                p.name.as_deref().unwrap_or("?"),
+                p.kind,
+                p.memory_bytes.map_or("-".into(), |b| bytes(b as f64))
+            );
+        }
+    }
+    for e in &g.errors {
+        let _ = writeln!(o, "  ! {e}");
+    }
+}
+
+/// Models on disk (those in memory marked with their RAM/VRAM split), then the warnings.
+fn ollama(o: &mut String, ol: &hostwatch_proto::sections::Ollama) {
+    let _ = writeln!(
+        o,
+        "\nollama at {}: {} models, {} loaded",
+        ol.url,
+        ol.models.len(),
+        ol.loaded.len()
+    );
+    for m in &ol.models {
+        let details = [&m.parameter_size, &m.quantization]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            o,
+            "  {:<28} {:>10}  {:<16} {}",
+            m.name,
+            bytes(m.size_bytes as f64),
+            details,
+            if m.loaded { "loaded" } else { "" }
+        );
+    }
+    for l in &ol.loaded {
+        let _ = writeln!(
+            o,
+            "  in memory: {:<20} {:>10} ({} in VRAM)",
+            l.name,
+            bytes(l.size_bytes as f64),
+            bytes(l.vram_bytes as f64)
+        );
+    }
+    for w in &ol.warnings {
+        let _ = writeln!(o, "  ! {w}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpus_and_ollama_show_in_the_table() {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../proto/tests/fixtures/report-v1-full.json"
+        ))
+        .unwrap();
+        let out = render(&Report::from_json(&text).unwrap());
+        let section = &out[out.find("\ngpus").expect("a gpus table")..];
+        let line = |id: &str| {
+            section
+                .lines()
+                .find(|l| l.trim_start().starts_with(id))
+                .unwrap_or_else(|| panic!("no {id} line in\n{section}"))
+                .to_string()
+        };
+        let t4 = line("nvidia0");
+        assert!(t4.contains("Tesla T4"), "{t4}");
+        assert!(t4.contains("1.0 GiB / 15.0 GiB"), "{t4}");
+        assert!(t4.contains("26.8 / 70 W"), "{t4}");
+        assert!(line("card1").contains("suspended"));
+        assert!(line("card0").contains("25"), "fan share");
+        assert!(section.contains("pid 5762     python"), "{section}");
+        assert!(section.contains("! NVML: GPU 1"), "{section}");
+        let ollama = &out[out.find("\nollama at").expect("an ollama table")..];
+        assert!(ollama.contains("3 models, 2 loaded"), "{ollama}");
+        assert!(ollama.contains("in memory: gemma4"), "{ollama}");
+        assert!(
+            ollama.contains("! loading llama3:70b (39.9 GiB) would leave only 1.2 GiB"),
+            "{ollama}"
+        );
+    }
 
     #[test]
     fn sizes_read_naturally() {

@@ -213,6 +213,14 @@ pub fn points(r: &Report, out: &mut Vec<Point>) {
     zfs_points(r, out);
     smart_points(r, out);
     proxmox_points(r, out);
+    gpu_points(r, out);
+    if let Some(Section::Ok(o)) = &s.ollama {
+        out.push(plain("ollama.models_loaded", o.loaded.len() as f64));
+        out.push(plain(
+            "ollama.vram_used_bytes",
+            o.loaded.iter().map(|m| m.vram_bytes).sum::<u64>() as f64,
+        ));
+    }
     if let Some(Section::Ok(c)) = &s.checks {
         check_points(c, out);
     }
@@ -443,6 +451,31 @@ fn proxmox_points(r: &Report, out: &mut Vec<Point>) {
     }
 }
 
+/// `gpu.*` per GPU (labelled by its `id`: `card0`, `nvidia0`); a suspended card has none.
+fn gpu_points(r: &Report, out: &mut Vec<Point>) {
+    let Some(Section::Ok(g)) = &r.sections.gpu else {
+        return;
+    };
+    for d in g.devices.iter().filter(|d| !d.suspended) {
+        let l = || vec![("gpu", d.id.clone())];
+        let mem_pct = match (d.memory_used_bytes, d.memory_total_bytes) {
+            (Some(used), Some(total)) if total > 0 => Some(used as f64 / total as f64 * 100.0),
+            _ => None,
+        };
+        for (name, v) in [
+            ("gpu.util_pct", d.utilization_pct),
+            ("gpu.mem_used_bytes", d.memory_used_bytes.map(|b| b as f64)),
+            ("gpu.mem_used_pct", mem_pct),
+            ("gpu.temp_celsius", d.temperature_celsius),
+            ("gpu.power_watts", d.power_watts),
+        ] {
+            if let Some(v) = v {
+                out.push(labelled(name, l(), v));
+            }
+        }
+    }
+}
+
 /// `check.state{check}` (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and `check.perf{check,label}`
 /// in base units (`ms` and `us` as seconds, `KB`… as bytes), so two plugins measuring the same
 /// thing in different units chart on one axis.
@@ -591,6 +624,26 @@ mod tests {
         assert_eq!(
             value(&out, "check.perf{check=\"root_disk\",label=\"load 1\"}"),
             Some(0.5)
+        );
+        assert_eq!(value(&out, "gpu.util_pct{gpu=\"card0\"}"), Some(4.0));
+        assert_eq!(
+            value(&out, "gpu.mem_used_bytes{gpu=\"nvidia0\"}"),
+            Some(1_082_130_432.0)
+        );
+        assert_eq!(value(&out, "gpu.temp_celsius{gpu=\"nvidia0\"}"), Some(40.0));
+        assert_eq!(value(&out, "gpu.power_watts{gpu=\"nvidia0\"}"), Some(26.78));
+        assert_eq!(
+            value(&out, "gpu.mem_used_pct{gpu=\"card0\"}").map(|p| (p * 100.0).round() / 100.0),
+            Some(17.38)
+        );
+        assert!(
+            !out.iter().any(|p| p.key.to_string().contains("card1")),
+            "a suspended GPU has no values"
+        );
+        assert_eq!(value(&out, "ollama.models_loaded"), Some(2.0));
+        assert_eq!(
+            value(&out, "ollama.vram_used_bytes"),
+            Some((5_137_025_024u64 + 5_333_539_264) as f64)
         );
         assert_eq!(value(&out, "containers.unhealthy"), Some(1.0));
         assert_eq!(

@@ -304,3 +304,39 @@ fn containers_section_carries_health_limits_and_watchdog_actions() {
     .unwrap();
     assert_eq!(newer.result, WatchdogResult::Other);
 }
+
+#[test]
+fn gpu_section_carries_both_vendors_processes_and_a_partial_error() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let gpu = report.sections.gpu.as_ref().unwrap().ok().unwrap();
+    let vega = &gpu.devices[0];
+    assert_eq!((vega.id.as_str(), vega.vendor.as_str()), ("card0", "amd"));
+    assert_eq!(vega.fan_pct, Some(24.71));
+    assert!(vega.processes.is_empty());
+    let asleep = &gpu.devices[1];
+    assert!(asleep.suspended && asleep.utilization_pct.is_none());
+    assert!(!vega.suspended, "absent means awake");
+    let t4 = &gpu.devices[2];
+    assert_eq!(t4.fan_pct, None);
+    assert_eq!(t4.power_watts, Some(26.78));
+    assert_eq!(t4.processes[0].name, None);
+    assert_eq!(t4.processes[1].name.as_deref(), Some("python"));
+    assert_eq!(t4.processes[1].memory_bytes, Some(1_053_818_880));
+    assert_eq!(gpu.errors.len(), 1);
+}
+
+#[test]
+fn ollama_section_carries_models_loaded_and_the_memory_warning() {
+    let report = Report::from_json(fixture("report-v1-full.json").as_bytes()).unwrap();
+    let o = report.sections.ollama.as_ref().unwrap().ok().unwrap();
+    assert_eq!(o.models.len(), 3);
+    assert!(
+        o.models[1].loaded && !o.models[0].loaded,
+        "absent means not loaded"
+    );
+    assert_eq!(o.models[2].family, None);
+    assert_eq!(o.loaded[1].vram_bytes, 5_333_539_264);
+    assert_eq!(o.loaded[1].context_length, Some(4096));
+    assert_eq!(o.memory_available_bytes, Some(44_128_796_672));
+    assert!(o.warnings[0].starts_with("loading llama3:70b (39.9 GiB)"));
+}

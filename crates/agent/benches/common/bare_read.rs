@@ -70,6 +70,8 @@ impl BareRead {
                     bare.mounts = reported_mounts(config, paths);
                 }
                 "thermal" => bare.add_thermal(paths),
+                // NVML's queries are library calls, not files: only the AMD reads are listed.
+                "gpu" => bare.add_amd_gpus(paths),
                 other => eprintln!("bare read: no list of the files `{other}` reads"),
             }
         }
@@ -94,6 +96,37 @@ impl BareRead {
         }
         self.dirs.push(hwmon);
         self.dirs.push(thermal);
+    }
+
+    /// The gpu collector lists the DRM class and reads each amdgpu card's changing values.
+    fn add_amd_gpus(&mut self, paths: &HostPaths) {
+        let drm = paths.sys("class/drm");
+        for card in entries(&drm, "card") {
+            let dev = card.join("device");
+            let is_amd =
+                std::fs::read_to_string(dev.join("vendor")).is_ok_and(|v| v.trim() == "0x1002");
+            if !is_amd || !dev.join("gpu_busy_percent").exists() {
+                continue;
+            }
+            for file in [
+                "power/runtime_status",
+                "gpu_busy_percent",
+                "mem_info_vram_used",
+                "mem_info_gtt_used",
+            ] {
+                if dev.join(file).exists() {
+                    self.files.push(dev.join(file));
+                }
+            }
+            for hwmon in entries(&dev.join("hwmon"), "hwmon").into_iter().take(1) {
+                for file in ["temp1_input", "power1_average", "fan1_input", "pwm1"] {
+                    if hwmon.join(file).exists() {
+                        self.files.push(hwmon.join(file));
+                    }
+                }
+            }
+        }
+        self.dirs.push(drm);
     }
 
     pub fn run(&mut self) -> std::io::Result<usize> {

@@ -15,9 +15,12 @@ pub mod containers;
 pub mod cpu;
 pub mod disks;
 pub mod filesystems;
+pub mod gpu;
+pub mod http;
 pub mod load;
 pub mod memory;
 pub mod network;
+pub mod ollama;
 pub mod processes;
 pub mod proxmox;
 pub mod smart;
@@ -189,6 +192,12 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
             &config.containers,
             paths,
         ))
+    });
+    add(config.gpu.settings(), &|| {
+        Box::new(gpu::GpuCollector::new(&config.gpu, paths))
+    });
+    add(config.ollama.settings(), &|| {
+        Box::new(ollama::OllamaCollector::new(&config.ollama, paths))
     });
     // Checks have no on/off switch of their own: no `[[checks]]` entries, no collector.
     if let Some(checks) = checks::ChecksCollector::from_config(&config.checks, || runner.clone()) {

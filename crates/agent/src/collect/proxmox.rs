@@ -7,8 +7,11 @@
 //! guests' counters between two reads. Medium tier by default: `pvesh` is a Perl program
 //! that costs about a second of CPU per call, too much for every 10 s.
 //!
-//! The read-only API-token mode (`[proxmox] api_url`, `token_id`, `token_secret`) is not
-//! implemented yet: `pvesh` on the node needs no credentials at all.
+//! With `[proxmox] api_url`, `token_id` and `token_secret` (a read-only API token, e.g. with
+//! the `PVEAuditor` role) the same list comes from `GET {api_url}/api2/json/cluster/resources`
+//! instead: for an agent that does not run as root on the node, or runs beside it. The token
+//! secret is a [`Secret`]: it travels only in the `Authorization` header, marked sensitive, and
+//! no error or log line names it.
 
 use super::tools::{ToolPath, garbage, run_ok};
 use super::{CollectError, Collector};
@@ -16,10 +19,11 @@ use crate::HostPaths;
 use crate::paths::read_trimmed;
 use crate::runner::{Command, Runner};
 use hostwatch_proto::sections::{Proxmox, PveGuest, PveGuestRates, PveStorage};
-use hostwatch_proto::{SectionData, Tier};
+use hostwatch_proto::{Secret, SectionData, Tier};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// `[proxmox]`
@@ -33,6 +37,16 @@ pub struct ProxmoxConfig {
     /// This node's name in the cluster; default: the short hostname.
     pub node: Option<String>,
     pub timeout_seconds: u64,
+    /// The PVE API to read instead of running `pvesh`, e.g. `https://pve1:8006`.
+    pub api_url: Option<String>,
+    /// The API token's id, `user@realm!tokenname`.
+    pub token_id: Option<String>,
+    pub token_secret: Option<Secret>,
+    /// CA certificates (PEM) to trust for the API instead of the system's: PVE's own CA,
+    /// `/etc/pve/pve-root-ca.pem`.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (PVE's self-signed default). Off unless asked for.
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for ProxmoxConfig {
@@ -43,6 +57,11 @@ impl Default for ProxmoxConfig {
             command: "pvesh".into(),
             node: None,
             timeout_seconds: 30,
+            api_url: None,
+            token_id: None,
+            token_secret: None,
+            ca_file: None,
+            insecure_skip_verify: false,
         }
     }
 }
@@ -54,6 +73,172 @@ impl ProxmoxConfig {
             tier: self.tier,
         }
     }
+
+    /// The first problem with the API settings, naming its key.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(url) = &self.api_url else {
+            return Ok(());
+        };
+        let authority = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .map(|rest| rest.split('/').next().unwrap_or_default());
+        // Never echo a URL that holds credentials.
+        if authority.is_some_and(|a| a.contains('@')) {
+            return Err(
+                "key `proxmox.api_url`: must not hold credentials; use token_id and token_secret"
+                    .into(),
+            );
+        }
+        if authority.is_none_or(str::is_empty) {
+            return Err(format!(
+                "key `proxmox.api_url`: {url:?}: expected https://HOST:8006"
+            ));
+        }
+        if !self.token_id.as_deref().is_some_and(|t| t.contains('!')) {
+            return Err(
+                "key `proxmox.token_id`: the API needs a token id like `hostwatch@pve!monitor`"
+                    .into(),
+            );
+        }
+        if self.token_secret.as_ref().is_none_or(Secret::is_empty) {
+            return Err("key `proxmox.token_secret`: the API needs the token's secret".into());
+        }
+        if let Some(ca) = &self.ca_file {
+            crate::sink::hub::read_ca_file(ca)
+                .map_err(|e| format!("key `proxmox.ca_file`: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The PVE API, read with an API token.
+#[derive(Debug)]
+struct ApiSource {
+    /// `{api_url}/api2/json/cluster/resources`.
+    url: String,
+    /// `PVEAPIToken=<id>=<secret>`.
+    authorization: Secret,
+    ca_file: Option<PathBuf>,
+    insecure: bool,
+    timeout: Duration,
+    /// Built on first use (it needs the process' TLS provider, installed in `main`).
+    client: Option<reqwest::Client>,
+}
+
+impl ApiSource {
+    fn new(config: &ProxmoxConfig, api_url: &str) -> ApiSource {
+        ApiSource {
+            url: format!(
+                "{}/api2/json/cluster/resources",
+                api_url.trim_end_matches('/')
+            ),
+            authorization: Secret::new(format!(
+                "PVEAPIToken={}={}",
+                config.token_id.as_deref().unwrap_or_default(),
+                config
+                    .token_secret
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or_default()
+            )),
+            ca_file: config.ca_file.clone(),
+            insecure: config.insecure_skip_verify,
+            timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+            client: None,
+        }
+    }
+
+    fn error(&self, what: impl std::fmt::Display) -> CollectError {
+        CollectError::Command(format!("Proxmox API {}: {what}", self.url))
+    }
+
+    fn client(&mut self) -> Result<reqwest::Client, CollectError> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(self.error("no TLS crypto provider installed"));
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("hostwatch/", env!("CARGO_PKG_VERSION")))
+            .timeout(self.timeout)
+            // The token must never follow a redirect to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            // Each read may run on a different runtime (see `block_on`): no pooled connections.
+            .pool_max_idle_per_host(0)
+            .tls_danger_accept_invalid_certs(self.insecure);
+        if let Some(ca) = &self.ca_file {
+            let certs = crate::sink::hub::read_ca_file(ca)
+                .map_err(|e| self.error(format!("ca_file {e}")))?;
+            builder = builder.tls_certs_only(certs);
+        }
+        let client = builder.build().map_err(|e| self.error(error_chain(&e)))?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    fn fetch(&mut self) -> Result<Value, CollectError> {
+        let client = self.client()?;
+        let mut auth = reqwest::header::HeaderValue::from_str(self.authorization.expose())
+            .map_err(|_| self.error("the token id or secret holds characters a header cannot"))?;
+        auth.set_sensitive(true);
+        let request = client
+            .get(&self.url)
+            .header(reqwest::header::AUTHORIZATION, auth);
+        let result = block_on(async move {
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        })
+        .map_err(|e| self.error(e))?;
+        let (status, body) = result.map_err(|e| {
+            if e.is_timeout() {
+                CollectError::Timeout(format!(
+                    "Proxmox API {}: no answer within {:?}",
+                    self.url, self.timeout
+                ))
+            } else {
+                self.error(error_chain(&e))
+            }
+        })?;
+        if !status.is_success() {
+            return Err(self.error(format!("HTTP {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            CollectError::parse(std::path::Path::new(&self.url), format!("not JSON: {e}"))
+        })
+    }
+}
+
+/// Runs `future` to its end from the synchronous collection thread, the way the runner's
+/// `run_blocking` does: on the agent's runtime when this thread is in its context, else on a
+/// small runtime of its own.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| runtime.block_on(future))
+            .map_err(|e| format!("starting a runtime: {e}")),
+    }
+}
+
+/// An error with its causes, `a: b: c` (reqwest's own text stops at the first).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// A guest's counters at one read.
@@ -73,6 +258,8 @@ pub struct ProxmoxCollector {
     runner: Runner,
     timeout: Duration,
     previous: HashMap<u64, Counters>,
+    /// Set when `[proxmox] api_url` is: read the API instead of running `pvesh`.
+    api: Option<ApiSource>,
 }
 
 impl ProxmoxCollector {
@@ -90,6 +277,10 @@ impl ProxmoxCollector {
             runner,
             timeout: Duration::from_secs(config.timeout_seconds.max(1)),
             previous: HashMap::new(),
+            api: config
+                .api_url
+                .as_deref()
+                .map(|url| ApiSource::new(config, url)),
         }
     }
 
@@ -102,6 +293,15 @@ impl ProxmoxCollector {
     }
 
     fn read(&mut self, now: Instant) -> Result<Option<Proxmox>, CollectError> {
+        if let Some(api) = &mut self.api {
+            let value = api.fetch()?;
+            let node = self.node();
+            let api = self.api.as_ref().map(|a| a.url.clone()).unwrap_or_default();
+            let mut section = parse_resources(&value, &node)
+                .map_err(|m| CollectError::parse(std::path::Path::new(&api), m))?;
+            self.rates(&mut section.guests, now);
+            return Ok(Some(section));
+        }
         let Some(pvesh) = self.tools.locate(&self.command) else {
             return Ok(None);
         };

@@ -555,7 +555,7 @@ async fn the_run_loop_adopts_the_hubs_interval() {
 }
 
 /// A CA, and a certificate for 127.0.0.1 it signed.
-fn test_pki() -> (String, tokio_rustls::TlsAcceptor) {
+pub fn test_pki() -> (String, tokio_rustls::TlsAcceptor) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };

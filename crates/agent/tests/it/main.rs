@@ -9,4 +9,5 @@ mod logcapture;
 mod mosquitto;
 mod mqtt;
 mod prometheus;
+mod proxmox_api;
 mod systemd;

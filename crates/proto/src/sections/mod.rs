@@ -10,9 +10,11 @@ mod containers;
 mod cpu;
 mod disks;
 mod filesystems;
+mod gpu;
 mod load;
 mod memory;
 mod network;
+mod ollama;
 mod processes;
 mod proxmox;
 mod smart;
@@ -28,9 +30,11 @@ pub use containers::{
 pub use cpu::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 pub use disks::{Disk, DiskRates, Disks};
 pub use filesystems::{Filesystem, Filesystems};
+pub use gpu::{Gpu, GpuDevice, GpuProcess};
 pub use load::Load;
 pub use memory::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 pub use network::{Interface, InterfaceRates, Network};
+pub use ollama::{Ollama, OllamaLoaded, OllamaModel};
 pub use processes::{ProcessInfo, ProcessStates, Processes};
 pub use proxmox::{Proxmox, PveGuest, PveGuestRates, PveStorage};
 pub use smart::{Smart, SmartDevice};
@@ -152,4 +156,6 @@ sections! {
     Checks checks: Checks,
     Systemd systemd: Systemd,
     Containers containers: Containers,
+    Gpu gpu: Gpu,
+    Ollama ollama: Ollama,
 }

@@ -13,7 +13,7 @@
 //! cannot read → a section error naming the socket.
 
 pub mod api;
-pub mod http;
+pub use super::http;
 pub mod stats;
 pub mod watchdog;
 

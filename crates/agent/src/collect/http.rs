@@ -1,15 +1,17 @@
-//! A minimal blocking HTTP/1.1 client over a Unix socket: what the Docker Engine API needs and
-//! nothing more (one request per connection, `Content-Length` or chunked bodies).
+//! A minimal blocking HTTP/1.1 client: what the Docker Engine API (over a Unix socket) and
+//! Ollama's API (over loopback TCP) need and nothing more (one request per connection,
+//! `Content-Length` or chunked bodies).
 //!
-//! Why not `bollard` (the architecture's pick): collectors are synchronous and run on the agent's
-//! collection thread, outside the async runtime. bollard is async-only, so every call would
-//! need a hop onto the runtime (`Handle::block_on`, which cannot drive I/O on a current-thread
-//! runtime from another thread), and it brings its generated model crate for the whole Engine
-//! API (hundreds of types, the largest compile unit in its tree) plus its own hyper client stack,
-//! for six endpoints and about thirty fields. This file is ~200 lines of std only; a request
-//! is one `connect(2)` on a local socket, a write and a few reads.
+//! Why not `bollard` (the architecture's pick for Docker) or reqwest: collectors are
+//! synchronous and run on the agent's collection thread, outside the async runtime. bollard is
+//! async-only, so every call would need a hop onto the runtime (`Handle::block_on`, which cannot
+//! drive I/O on a current-thread runtime from another thread), and it brings its generated model
+//! crate for the whole Engine API (hundreds of types, the largest compile unit in its tree) plus
+//! its own hyper client stack, for six endpoints and about thirty fields. This file is ~250
+//! lines of std only; a request is one `connect(2)` to a local peer, a write and a few reads.
 
 use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,7 +52,31 @@ pub enum HttpError {
     Malformed(String),
 }
 
-/// Sends one request and reads the whole response.
+/// What one request travels over: a Unix or a TCP stream.
+trait Transport: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Transport for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, timeout)
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// Sends one request over the Unix socket `socket` and reads the whole response.
 pub fn request(
     socket: &Path,
     method: &str,
@@ -58,12 +84,42 @@ pub fn request(
     timeout: Duration,
 ) -> Result<Response, HttpError> {
     let started = Instant::now();
-    let mut stream = UnixStream::connect(socket).map_err(HttpError::Connect)?;
+    let stream = UnixStream::connect(socket).map_err(HttpError::Connect)?;
+    exchange(stream, "docker", method, path, timeout, started)
+}
+
+/// Sends one request to `addr` over TCP, naming `host` (`127.0.0.1:11434`) in its `Host`
+/// header, and reads the whole response; `timeout` covers connecting too.
+pub fn request_tcp(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<Response, HttpError> {
+    let started = Instant::now();
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            HttpError::Timeout(timeout.as_secs())
+        }
+        _ => HttpError::Connect(e),
+    })?;
+    exchange(stream, host, method, path, timeout, started)
+}
+
+fn exchange(
+    mut stream: impl Transport,
+    host: &str,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+    started: Instant,
+) -> Result<Response, HttpError> {
     stream
         .set_write_timeout(Some(timeout))
         .map_err(HttpError::Io)?;
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: hostwatch/{}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hostwatch/{}\r\n\
          Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
