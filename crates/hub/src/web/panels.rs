@@ -1,11 +1,11 @@
 //! The host page's section panels: containers, checks, systemd units, ZFS pools and datasets,
-//! SMART disks, Proxmox guests and storages — built from the latest report. A panel appears
+//! SMART disks, Proxmox guests and storages, GPUs, Ollama models — built from the latest report. A panel appears
 //! only when the host reports that section; a section the agent could not read shows its
 //! error as one line in its panel.
 
 use super::format::{self, bytes, pct};
 use hostwatch_proto::sections::{
-    CheckState, Checks, Containers, Proxmox, Smart, Systemd, Zfs, ZfsDatasets,
+    CheckState, Checks, Containers, Gpu, Ollama, Proxmox, Smart, Systemd, Zfs, ZfsDatasets,
 };
 use hostwatch_proto::{Report, Section};
 
@@ -265,8 +265,34 @@ pub fn all(report: &Report, now: i64) -> Vec<Panel> {
             ),
             proxmox_storages,
         ),
-        // gpu, ollama: add `Panel::of(&s.gpu, …)` and `Panel::of(&s.ollama, …)` here once
-        // those sections exist in hostwatch-proto.
+        Panel::of(
+            &s.gpu,
+            Panel::new(
+                "gpus",
+                "GPUs",
+                &[
+                    "GPU",
+                    "Busy",
+                    "Memory",
+                    "Temperature",
+                    "Power",
+                    "Fan",
+                    "Processes",
+                ],
+                "No GPUs.",
+            ),
+            gpus,
+        ),
+        Panel::of(
+            &s.ollama,
+            Panel::new(
+                "ollama",
+                "Ollama models",
+                &["Model", "Size", "Loaded", "VRAM", "Parameters", "Modified"],
+                "No models on disk.",
+            ),
+            |d, p| ollama(d, p, now),
+        ),
     ]
     .into_iter()
     .flatten()
@@ -695,6 +721,98 @@ fn proxmox_storages(d: &Proxmox, p: &mut Panel) {
             PanelCell::num(format!("{} / {}", bytes(s.used_bytes), bytes(s.size_bytes))),
             PanelCell::text(if s.shared { "yes" } else { "no" }),
             PanelCell::text(s.content.clone().unwrap_or_default()),
+        ]);
+    }
+}
+
+fn gpus(d: &Gpu, p: &mut Panel) {
+    if !d.errors.is_empty() {
+        p.summary(d.errors.join("; "), "warn");
+    }
+    for g in &d.devices {
+        let memory = match (g.memory_used_bytes, g.memory_total_bytes) {
+            (Some(used), Some(total)) if total > 0 => {
+                PanelCell::num(format!("{} / {}", bytes(used), bytes(total)))
+                    .title(pct(Some(used as f64 / total as f64 * 100.0)))
+            }
+            (Some(used), _) => PanelCell::num(bytes(used)),
+            _ => PanelCell::num("—"),
+        };
+        let power = match (g.power_watts, g.power_limit_watts) {
+            (Some(w), Some(limit)) => format!("{w:.0} / {limit:.0} W"),
+            (Some(w), None) => format!("{w:.0} W"),
+            _ => "—".into(),
+        };
+        let fan = match (g.fan_pct, g.fan_rpm) {
+            (Some(f), _) => pct(Some(f)),
+            (None, Some(rpm)) => format!("{rpm} rpm"),
+            _ => "—".into(),
+        };
+        let processes = g
+            .processes
+            .iter()
+            .map(|x| {
+                let name = x.name.as_deref().unwrap_or("?");
+                match x.memory_bytes {
+                    Some(m) => format!("{name} ({}) {}", x.pid, bytes(m)),
+                    None => format!("{name} ({})", x.pid),
+                }
+            })
+            .collect::<Vec<_>>();
+        p.push(vec![
+            PanelCell::text(format!("{} {}", g.id, g.name))
+                .title(g.pci_bus.clone().unwrap_or_default()),
+            if g.suspended {
+                PanelCell::num("asleep").title("runtime-suspended: not woken to be read")
+            } else {
+                PanelCell::num(pct(g.utilization_pct))
+            },
+            memory,
+            PanelCell::num(
+                g.temperature_celsius
+                    .map_or("—".into(), |t| format!("{t:.0} °C")),
+            )
+            .class(match g.temperature_celsius {
+                Some(t) if t >= 90.0 => "crit",
+                Some(t) if t >= 80.0 => "warn",
+                _ => "",
+            }),
+            PanelCell::num(power),
+            PanelCell::num(fan),
+            PanelCell::text(match processes.len() {
+                0 => "—".to_string(),
+                n => format!("{n}"),
+            })
+            .detail(processes.join("\n")),
+        ]);
+    }
+}
+
+fn ollama(d: &Ollama, p: &mut Panel, now: i64) {
+    if !d.warnings.is_empty() {
+        p.summary(d.warnings.join("; "), "warn");
+    } else if let Some(available) = d.memory_available_bytes {
+        p.summary(format!("{} of memory available", bytes(available)), "");
+    }
+    for m in &d.models {
+        let loaded = d.loaded.iter().find(|l| l.name == m.name);
+        p.push(vec![
+            PanelCell::text(m.name.clone()).title(m.quantization.clone().unwrap_or_default()),
+            PanelCell::num(bytes(m.size_bytes)),
+            match loaded.and_then(|l| l.expires_ms) {
+                Some(at) if at > now => PanelCell::text("loaded").class("ok").title(format!(
+                    "unloads in {}",
+                    format::duration((at - now) as f64 / 1000.0)
+                )),
+                _ if m.loaded || loaded.is_some() => PanelCell::text("loaded").class("ok"),
+                _ => PanelCell::text("—"),
+            },
+            PanelCell::num(loaded.map_or("—".into(), |l| bytes(l.vram_bytes))),
+            PanelCell::text(m.parameter_size.clone().unwrap_or_else(|| "—".into()))
+                .title(m.family.clone().unwrap_or_default()),
+            PanelCell::num(m.modified_ms.map_or("—".into(), |t| {
+                format!("{} ago", format::duration((now - t).max(0) as f64 / 1000.0))
+            })),
         ]);
     }
 }

@@ -211,6 +211,8 @@ async fn the_host_page_has_the_score_card_alerts_and_a_panel_per_section() {
         "smart",
         "proxmox-guests",
         "proxmox-storages",
+        "gpus",
+        "ollama",
     ] {
         section(&page, &format!("panel-{id}"));
     }
@@ -256,6 +258,25 @@ async fn the_host_page_has_the_score_card_alerts_and_a_panel_per_section() {
         "{smart}"
     );
     assert!(smart.contains(">3.0 %</td>"), "NVMe used: {smart}");
+    let gpus = section(&page, "panel-gpus");
+    assert!(gpus.contains("card0 Radeon RX Vega 56/64"), "{gpus}");
+    assert!(gpus.contains(">15 / 220 W</td>"), "{gpus}");
+    assert!(
+        gpus.contains(">asleep</td>"),
+        "a suspended GPU is not woken: {gpus}"
+    );
+    assert!(
+        gpus.contains("fallen off the bus"),
+        "source errors show: {gpus}"
+    );
+    assert!(gpus.contains("python (5762)"), "{gpus}");
+    let ollama = section(&page, "panel-ollama");
+    assert!(
+        ollama.contains("loading llama3:70b (39.9 GiB) would leave only 1.2 GiB"),
+        "{ollama}"
+    );
+    assert!(ollama.contains(">70.6B</td>"), "{ollama}");
+    assert!(ollama.contains(">loaded</td>"), "{ollama}");
     let guests = section(&page, "panel-proxmox-guests");
     assert!(
         guests.contains("node pve-node1") && guests.contains(">web1<"),
