@@ -97,8 +97,12 @@ fn recording_server() -> (u16, mpsc::Receiver<Received>) {
 }
 
 fn admin_token(data: &Path) -> String {
+    token(data, "e2e", "admin")
+}
+
+fn token(data: &Path, name: &str, role: &str) -> String {
     let out = hostwatch(data)
-        .args(["tokens", "add", "e2e", "--role", "admin"])
+        .args(["tokens", "add", name, "--role", role])
         .output()
         .unwrap();
     assert!(
@@ -250,4 +254,189 @@ hmac_key = "{HMAC_KEY}"
         resolved["summary"],
         "resolved: fs_used on loadgen-0 (mount=/) is back to 50.0 %"
     );
+}
+
+/// `hostwatch alerts ARGS…` against the hub on `port`: (success, stdout, stderr).
+fn alerts(data: &Path, port: u16, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = hostwatch(data)
+        .arg("alerts")
+        .args(args)
+        .args(["--url", &format!("http://127.0.0.1:{port}")])
+        .env("HOSTWATCH_API_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_alerts_command_lists_silences_and_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let admin = admin_token(data);
+    let viewer = token(data, "wallboard", "viewer");
+    let config = data.join("hub.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\nevaluate_every = \"1s\"\n[alerts.builtin.fs_used]\nfor = \"0s\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let _hub = Hub(hostwatch(data)
+        .arg("hub")
+        .arg("--config")
+        .arg(&config)
+        .env("HOSTWATCH_SERVER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOSTWATCH_INTERVAL_MIN_SECONDS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    wait_listening(port);
+    loadgen(data, port, &admin, "1", "loadgen-0:/:0:90", "1");
+
+    // The engine evaluates every second: wait for the alert to be listed.
+    let mut listed = String::new();
+    for _ in 0..100 {
+        let (ok, stdout, stderr) = alerts(data, port, &viewer, &["list", "--state", "firing"]);
+        assert!(ok, "{stderr}");
+        if stdout.contains("fs_used") {
+            listed = stdout;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let line = listed
+        .lines()
+        .find(|l| l.contains("fs_used"))
+        .unwrap_or_else(|| panic!("fs_used never listed as firing"));
+    assert!(listed.starts_with("SEVERITY"), "{listed}");
+    assert!(line.starts_with("warning  firing  loadgen-0"), "{line}");
+    assert!(
+        line.ends_with("/ on loadgen-0 is 90.0 % full (warning above 85.0 %)"),
+        "{line}"
+    );
+    let fingerprint = line.split_whitespace().nth(6).unwrap().to_string();
+    assert_eq!(fingerprint.len(), 24, "{line}");
+
+    // JSON for scripts; a host filter.
+    let (ok, json, _) = alerts(
+        data,
+        port,
+        &viewer,
+        &["list", "--json", "--host", "loadgen-0"],
+    );
+    assert!(ok);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["fingerprint"] == fingerprint.as_str())
+    );
+    let (ok, none, _) = alerts(data, port, &viewer, &["list", "--host", "nope"]);
+    assert!(ok);
+    assert_eq!(none.trim(), "no open alerts");
+
+    // A viewer may look but not acknowledge; an admin may.
+    let (ok, _, err) = alerts(data, port, &viewer, &["ack", &fingerprint]);
+    assert!(!ok);
+    assert!(err.contains("403") && err.contains("admin"), "{err}");
+    let (ok, out, err) = alerts(
+        data,
+        port,
+        &admin,
+        &["ack", &fingerprint, "--comment", "on it"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "alert {fingerprint} acknowledged by e2e: it stops repeating; its resolve is still sent"
+        )
+    );
+    let (_, listed, _) = alerts(data, port, &viewer, &["list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&fingerprint) && l.ends_with("[acked]")),
+        "{listed}"
+    );
+    let (ok, _, err) = alerts(data, port, &admin, &["ack", "0123456789abcdef01234567"]);
+    assert!(!ok);
+    assert!(
+        err.contains("404") && err.contains("no firing alert"),
+        "{err}"
+    );
+
+    // Silence it for two hours, list the silence, see the alert marked, delete it.
+    let (ok, out, err) = alerts(
+        data,
+        port,
+        &admin,
+        &[
+            "silence",
+            "-m",
+            r#"host=~"loadgen-.*""#,
+            "--matcher",
+            "rule=fs_used",
+            "--for",
+            "2h",
+            "--comment",
+            "growing the volume",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("silence 1 until ")
+            && out
+                .trim_end()
+                .ends_with(r#"host=~"loadgen-.*", rule="fs_used""#),
+        "{out}"
+    );
+    let (ok, out, _) = alerts(data, port, &viewer, &["silences"]);
+    assert!(ok);
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with("1 ") && row.contains(" e2e ") && row.ends_with("— growing the volume"),
+        "{out}"
+    );
+    let (_, listed, _) = alerts(data, port, &viewer, &["list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&fingerprint) && l.ends_with("[silenced, acked]")),
+        "{listed}"
+    );
+    let (ok, out, _) = alerts(data, port, &admin, &["unsilence", "1"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "silence 1 deleted");
+    let (ok, out, _) = alerts(data, port, &viewer, &["silences"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "no silences");
+
+    // Bad input is refused before anything is sent, naming what was wrong.
+    for (args, says) in [
+        (
+            vec!["silence", "-m", "host", "--for", "2h"],
+            "--matcher `host` is not a matcher",
+        ),
+        (
+            vec!["silence", "-m", "host=a", "--for", "soon"],
+            "--for: `soon` is not a duration",
+        ),
+        (vec!["list", "--state", "resolved"], "--state: `resolved`"),
+        (vec!["ack", "../hosts"], "is not a fingerprint"),
+    ] {
+        let (ok, _, err) = alerts(data, port, &admin, &args);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (ok, _, err) = alerts(data, port, "hw_wrong", &["list"]);
+    assert!(!ok);
+    assert!(err.contains("401"), "{err}");
+    assert!(!err.contains(&admin), "a token is never printed");
 }
