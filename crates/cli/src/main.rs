@@ -11,6 +11,8 @@ macro_rules! out {
 }
 
 #[cfg(feature = "hub")]
+mod alerts_cmd;
+#[cfg(feature = "hub")]
 mod digest_cmd;
 #[cfg(feature = "hub")]
 mod hub_cmd;
@@ -176,6 +178,10 @@ enum Command {
         command: users_cmd::UsersCommand,
     },
     #[cfg(feature = "hub")]
+    /// Open alerts, silences and acknowledgements, through the running hub's API:
+    /// `hostwatch alerts list`, `alerts silence -m 'host=~"web-.*"' --for 2h`, `alerts ack FP`.
+    Alerts(alerts_cmd::Args),
+    #[cfg(feature = "hub")]
     /// Notification channels: `hostwatch notify test CHANNEL` sends a test message.
     Notify {
         #[arg(long, short, global = true)]
@@ -295,6 +301,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Hosts { config, command } => {
             hub_cmd::hosts(hub_cmd::load_config(config)?, command)
         }
+        #[cfg(feature = "hub")]
+        Command::Alerts(args) => alerts_cmd::run(args),
         #[cfg(feature = "hub")]
         Command::Digest(args) => digest_cmd::run(args),
         #[cfg(feature = "hub")]

@@ -2,6 +2,8 @@
 //! machine links once.
 
 #[cfg(feature = "hub")]
+mod alerts_e2e;
+#[cfg(feature = "hub")]
 mod browser;
 mod cli;
 mod common;

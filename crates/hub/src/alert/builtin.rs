@@ -21,9 +21,25 @@ pub const NAMES: &[&str] = &[
     "io_pressure",
     "temperature",
     "spool_dropping",
+    // The integrations' (`integrations.rs`).
+    "container_unhealthy",
+    "container_restarting",
+    "unit_inactive",
+    "failed_units",
+    "check_state",
+    "zfs_pool_state",
+    "zfs_errors",
+    "zfs_scrub_age",
+    "smart_failed",
+    "smart_sectors",
+    "nvme_wear",
+    "pve_storage_used",
+    "source_failing",
+    "job_failed",
+    "job_missed",
 ];
 
-fn levels(warning: Option<f64>, critical: Option<f64>) -> Vec<Level> {
+pub(super) fn levels(warning: Option<f64>, critical: Option<f64>) -> Vec<Level> {
     let mut out = Vec::new();
     if let Some(c) = critical {
         out.push(Level {
@@ -81,7 +97,7 @@ pub const SWAP_CACHED_WARNING_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
 /// The built-in rules with their defaults.
 pub fn rules() -> Vec<Rule> {
     use Cmp::{Gt, Lt};
-    vec![
+    let mut all = vec![
         // The heartbeat already waits 3 intervals (at least 60 s) before calling a host down.
         rule(
             "host_down",
@@ -195,7 +211,9 @@ pub fn rules() -> Vec<Rule> {
             Unit::Plain,
             "the agent on {host} dropped {value} reports from its full spool in the last 15 min: history is being lost",
         ),
-    ]
+    ];
+    all.extend(super::integrations::rules());
+    all
 }
 
 /// A host's latest merged state as series, at the report's collection time.
@@ -239,6 +257,13 @@ pub struct HostInput<'a> {
     pub spool_dropped: Option<f64>,
     /// Projections per mount.
     pub projections: &'a [(String, FsProjection)],
+    /// The latest merged report, only when it is newer than the last evaluation (as
+    /// `samples`), for the rules that read typed sections.
+    pub report: Option<&'a hostwatch_proto::Report>,
+    /// Restarts per container within the `container_restarting` window, with its state.
+    pub restarts: &'a [(String, f64, String)],
+    /// The host's jobs, when job rules are on.
+    pub jobs: Option<&'a [super::jobs::JobFacts]>,
 }
 
 /// One value a rule judges: an alert instance's labels, its value, and for sensors that
@@ -248,6 +273,9 @@ pub struct Signal {
     pub labels: BTreeMap<String, String>,
     pub value: f64,
     pub own_levels: Option<Vec<Level>>,
+    /// More placeholders for the summary (a check's status line, a unit's state): what
+    /// people read, not part of the alert's identity.
+    pub info: BTreeMap<String, String>,
 }
 
 fn signal(labels: BTreeMap<String, String>, value: f64) -> Signal {
@@ -255,6 +283,7 @@ fn signal(labels: BTreeMap<String, String>, value: f64) -> Signal {
         labels,
         value,
         own_levels: None,
+        info: BTreeMap::new(),
     }
 }
 
@@ -269,6 +298,9 @@ fn key_labels(p: &Point) -> BTreeMap<String, String> {
 /// The values `kind` judges for this host now, and the time they are from. `None`: nothing
 /// new to judge (no report since the last evaluation).
 pub fn signals(kind: &Kind, input: &HostInput<'_>) -> Option<(i64, Vec<Signal>)> {
+    if let Some(judged) = super::integrations::signals(kind, input) {
+        return judged;
+    }
     if let Kind::HostDown = kind {
         let down = input.host.status == HostStatus::Down;
         let silent = input
@@ -286,7 +318,11 @@ pub fn signals(kind: &Kind, input: &HostInput<'_>) -> Option<(i64, Vec<Signal>)>
     let s = input.samples?;
     let one = |v: Option<f64>| v.map(|v| signal(BTreeMap::new(), v)).into_iter().collect();
     let out: Vec<Signal> = match kind {
-        Kind::HostDown => Vec::new(),
+        Kind::HostDown
+        | Kind::Report(_)
+        | Kind::ContainerRestarts { .. }
+        | Kind::JobFailed
+        | Kind::JobMissed => Vec::new(),
         Kind::Series(sel) => s
             .points
             .iter()
@@ -332,6 +368,7 @@ pub fn signals(kind: &Kind, input: &HostInput<'_>) -> Option<(i64, Vec<Signal>)>
                     labels: key_labels(p),
                     value: p.value,
                     own_levels: own,
+                    info: BTreeMap::new(),
                 }
             })
             .collect(),
@@ -461,6 +498,9 @@ mod tests {
                     },
                 ),
             ],
+            report: None,
+            restarts: &[],
+            jobs: None,
         };
         let values = |k: &str| signals(&kind(k), &input).unwrap().1;
         assert_eq!(values("mem_available")[0].value, 12.5);

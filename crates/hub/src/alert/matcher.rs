@@ -91,6 +91,24 @@ impl From<Matcher> for RawMatcher {
 }
 
 impl Matcher {
+    /// The text form the CLI and route configs use: `host=~"web-.*"`, `rule=fs_used`
+    /// (quotes optional), operators `=`, `!=`, `=~`, `!~`.
+    pub fn parse_text(text: &str) -> Result<Matcher, String> {
+        let bad = || format!("`{text}` is not a matcher like host=\"web-1\" or mount=~\"/var.*\"");
+        let pos = text.find(['=', '!']).ok_or_else(bad)?;
+        let label = text[..pos].trim();
+        let (op, value) = ["=~", "!~", "!=", "="]
+            .iter()
+            .find_map(|op| text[pos..].strip_prefix(op).map(|v| (*op, v.trim())))
+            .ok_or_else(bad)?;
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        let op = MatchOp::parse(op).ok_or_else(bad)?;
+        Matcher::new(label, op, value).map_err(|e| format!("`{text}`: {e}"))
+    }
+
     pub fn new(label: &str, op: MatchOp, value: &str) -> Result<Matcher, String> {
         if !valid_label(label) {
             return Err(format!(
@@ -357,5 +375,27 @@ mod tests {
             .to_string();
         assert!(e.contains("unknown operator"), "{e}");
         assert!(serde_json::from_str::<Matcher>(r#"{"label":"a b","value":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn matchers_parse_from_text() {
+        let m = Matcher::parse_text(r#"host=~"web-.*""#).unwrap();
+        assert_eq!(
+            (m.label.as_str(), m.op, m.value.as_str()),
+            ("host", MatchOp::Regex, "web-.*")
+        );
+        assert!(m.matches(Some("web-12")) && !m.matches(Some("db-1")));
+        let m = Matcher::parse_text("rule=fs_used").unwrap();
+        assert_eq!((m.op, m.value.as_str()), (MatchOp::Equal, "fs_used"));
+        let m = Matcher::parse_text(r#"mount!="/boot""#).unwrap();
+        assert_eq!(m.op, MatchOp::NotEqual);
+        for (bad, says) in [
+            ("host", "is not a matcher"),
+            ("=x", "not a label name"),
+            (r#"x=~"(""#, "bad regex"),
+        ] {
+            let e = Matcher::parse_text(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

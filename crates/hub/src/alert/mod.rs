@@ -5,6 +5,9 @@
 //! nor forgets), and hands notices to the [`Notifier`]. `docs/alerts.md` is the user's guide.
 
 pub mod builtin;
+pub mod cron;
+pub mod integrations;
+pub mod jobs;
 pub mod matcher;
 pub mod projection;
 pub mod rule;
@@ -20,6 +23,8 @@ pub use state::{AlertState, Instance};
 use crate::notice::{AlertNotice, NoticeState, Notifier, Severity};
 use crate::store::{AlertSave, Host, HostId, NewEvent, Store, StoreError, StoredAlert};
 use builtin::{HostInput, Samples, SpoolHistory};
+use hostwatch_proto::Report;
+use jobs::JobFacts;
 use rule::{Kind, Rule};
 use serde::Serialize;
 use state::{Damping, Transition};
@@ -82,7 +87,14 @@ struct EngineState {
     spool: HashMap<HostId, SpoolHistory>,
     /// Per (host, mount): when fetched (clock) and the projection.
     projections: HashMap<(HostId, String), (i64, Option<FsProjection>)>,
+    /// Per (host, container): its `restart_count` over the `container_restarting` window.
+    restarts: HashMap<(HostId, String), SpoolHistory>,
+    /// Per host: when its job runs were last read (clock) and each job's facts.
+    jobs: HashMap<HostId, (i64, Vec<JobFacts>)>,
 }
+
+/// How often a host's job runs are read again for the job rules.
+const JOBS_REFRESH_MS: i64 = 60_000;
 
 /// The alert engine. Shared by the evaluation task and the API.
 pub struct AlertEngine {
@@ -244,21 +256,34 @@ impl AlertEngine {
                 .overrides
                 .iter()
                 .any(|o| o.rule == "fs_projected_full");
+        let judging_jobs = ["job_failed", "job_missed"].iter().any(|name| {
+            self.by_name
+                .get(*name)
+                .is_some_and(|&i| !self.rules.rules[i].disabled)
+                || self.rules.overrides.iter().any(|o| o.rule == *name)
+        });
         let mut inputs = Vec::with_capacity(hosts.len());
         for host in &hosts {
             let watermark = self.lock().watermarks.get(&host.id).copied();
-            let samples = store
+            let report = store
                 .latest(host.id)
                 .await?
-                .filter(|r| watermark.is_none_or(|w| r.collected_at > w))
-                .map(|r| {
-                    let mut points = Vec::new();
-                    crate::series::points(&r, &mut points);
-                    Samples {
-                        at: r.collected_at,
-                        points,
-                    }
-                });
+                .filter(|r| watermark.is_none_or(|w| r.collected_at > w));
+            let samples = report.as_ref().map(|r| {
+                let mut points = Vec::new();
+                crate::series::points(r, &mut points);
+                Samples {
+                    at: r.collected_at,
+                    points,
+                }
+            });
+            if judging_jobs {
+                let fetched = self.lock().jobs.get(&host.id).map(|(at, _)| *at);
+                if fetched.is_none_or(|at| now - at >= JOBS_REFRESH_MS || now < at) {
+                    let runs = store.job_runs(host.id, None, jobs::RUNS_FETCHED).await?;
+                    self.lock().jobs.insert(host.id, (now, jobs::facts(&runs)));
+                }
+            }
             let mut projections = Vec::new();
             if projecting && let Some(s) = &samples {
                 for p in s.points.iter().filter(|p| p.key.name == "fs.used_pct") {
@@ -280,7 +305,7 @@ impl AlertEngine {
                     }
                 }
             }
-            inputs.push((samples, projections));
+            inputs.push((samples, projections, report));
         }
         let mut out = Outcome::default();
         {
@@ -291,14 +316,21 @@ impl AlertEngine {
             st.watermarks.retain(|id, _| ids.contains(id));
             st.spool.retain(|id, _| ids.contains(id));
             st.projections.retain(|(id, _), _| ids.contains(id));
+            st.restarts.retain(|(id, _), _| ids.contains(id));
+            st.jobs.retain(|id, _| ids.contains(id));
             for h in &hosts {
                 st.host_ids.insert(h.name.clone(), h.id);
                 st.host_tags.insert(h.name.clone(), h.tags.clone());
             }
             st.host_ids.retain(|h, _| names.contains(h.as_str()));
             st.host_tags.retain(|h, _| names.contains(h.as_str()));
-            for (host, (samples, projections)) in hosts.iter().zip(&inputs) {
-                self.evaluate_host(&mut st, host, samples.as_ref(), projections, now, &mut out);
+            for (host, (samples, projections, report)) in hosts.iter().zip(&inputs) {
+                let judged = Judged {
+                    samples: samples.as_ref(),
+                    projections,
+                    report: report.as_ref(),
+                };
+                self.evaluate_host(&mut st, host, judged, now, &mut out);
             }
             let expired: Vec<i64> = st
                 .silences
@@ -312,7 +344,7 @@ impl AlertEngine {
         }
         let sent = self.finish(store, out).await?;
         let mut st = self.lock();
-        for (host, (samples, _)) in hosts.iter().zip(&inputs) {
+        for (host, (samples, _, _)) in hosts.iter().zip(&inputs) {
             if let Some(s) = samples {
                 st.judged.insert(host.id, s.at);
             }
@@ -325,11 +357,15 @@ impl AlertEngine {
         &self,
         st: &mut EngineState,
         host: &Host,
-        samples: Option<&Samples>,
-        projections: &[(String, FsProjection)],
+        judged: Judged<'_>,
         now: i64,
         out: &mut Outcome,
     ) {
+        let Judged {
+            samples,
+            projections,
+            report,
+        } = judged;
         let spool_window = self
             .rules
             .rules
@@ -351,12 +387,19 @@ impl AlertEngine {
         if let Some(s) = samples {
             st.watermarks.insert(host.id, s.at);
         }
+        let restarts = report
+            .map(|r| container_restarts(st, host.id, r))
+            .unwrap_or_default();
+        let jobs = st.jobs.get(&host.id).map(|(_, j)| j.clone());
         let input = HostInput {
             host,
             now,
             samples,
             spool_dropped,
             projections,
+            report,
+            restarts: &restarts,
+            jobs: jobs.as_deref(),
         };
         let damping = self.damping();
         let stale_ms = self.config.stale_after.ms();
@@ -381,6 +424,7 @@ impl AlertEngine {
                 });
                 let levels = sig.own_levels.clone().unwrap_or(eff.levels);
                 let reading = (!eff.disabled).then_some(sig.value);
+                inst.info = sig.info;
                 inst.last_sample = t;
                 let before = persisted(inst);
                 let tr = inst.observe(rule.cmp, &levels, eff.for_ms, reading, t);
@@ -388,7 +432,7 @@ impl AlertEngine {
             }
             // Instances whose value is gone: host-down clears at once; a series clears once
             // it has been missing for `stale_after` (a mount unmounted, a section failing).
-            let immediate = !matches!(rule.kind, Kind::Series(_) | Kind::Temperature);
+            let immediate = rule.kind.clears_at_once();
             for inst in instances
                 .values_mut()
                 .filter(|i| i.rule == rule.name && !seen.contains(&i.fingerprint))
@@ -762,11 +806,13 @@ fn after_observe(
         clear: threshold,
     });
     if inst.state != AlertState::Inactive {
+        let mut fill = inst.info.clone();
+        fill.extend(inst.labels.clone());
         inst.summary = rule::render(
             &rule.summary,
             rule,
             &host.name,
-            &inst.labels,
+            &fill,
             inst.value,
             level.as_ref(),
         );
@@ -808,12 +854,61 @@ fn resolved_summary(rule: &Rule, inst: &Instance) -> String {
     } else {
         format!(" ({})", labels.join(", "))
     };
+    // State-like values (a check's 0–2, a unit's 0/1, a job's overdue time) read badly as
+    // "back to 0".
+    if matches!(
+        rule.kind,
+        Kind::Report(_) | Kind::JobFailed | Kind::JobMissed
+    ) && matches!(rule.unit, rule::Unit::Plain | rule::Unit::Duration)
+    {
+        return format!("resolved: {} on {}{on}", rule.name, inst.host);
+    }
     format!(
         "resolved: {} on {}{on} is back to {}",
         rule.name,
         inst.host,
         rule.unit.format(inst.value)
     )
+}
+
+/// What one host's evaluation judges besides the clock.
+#[derive(Clone, Copy)]
+struct Judged<'a> {
+    samples: Option<&'a Samples>,
+    projections: &'a [(String, FsProjection)],
+    report: Option<&'a Report>,
+}
+
+/// Each container's restarts within the `container_restarting` window, with its state,
+/// from the `restart_count` the report carries (a recreated container starts again at 0).
+fn container_restarts(
+    st: &mut EngineState,
+    host: HostId,
+    r: &Report,
+) -> Vec<(String, f64, String)> {
+    let Some(hostwatch_proto::Section::Ok(cs)) = &r.sections.containers else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in &cs.containers {
+        let Some(count) = c.restart_count else {
+            continue;
+        };
+        let n = st
+            .restarts
+            .entry((host, c.name.clone()))
+            .or_default()
+            .observe(
+                r.collected_at,
+                f64::from(count),
+                integrations::RESTART_WINDOW_MS,
+            );
+        out.push((c.name.clone(), n, c.state.clone()));
+    }
+    let names: HashSet<&str> = cs.containers.iter().map(|c| c.name.as_str()).collect();
+    st.restarts
+        .retain(|(h, name), _| *h != host || names.contains(name.as_str()));
+    out
 }
 
 #[cfg(test)]

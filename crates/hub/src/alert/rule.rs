@@ -289,6 +289,32 @@ pub enum Kind {
     /// Days until a filesystem is projected full (through [`super::Projection`]), only when
     /// the fit's r² is at least `min_fit`.
     FsProjection { min_fit: f64 },
+    /// A judgement over the latest report's typed sections (`integrations.rs`).
+    Report(super::integrations::ReportCheck),
+    /// Restarts of a container within `window`, from its `restart_count`.
+    ContainerRestarts { window_ms: i64 },
+    /// 1 when a job's latest run failed.
+    JobFailed,
+    /// Seconds a scheduled job is overdue (negative before it is due).
+    JobMissed,
+}
+
+impl Kind {
+    /// Whether an instance whose value stops coming resolves at once; otherwise after
+    /// `stale_after` (a section failing for a while must not resolve what it held).
+    pub fn clears_at_once(&self) -> bool {
+        matches!(
+            self,
+            Kind::HostDown
+                | Kind::MemAvailablePct
+                | Kind::SwapCached
+                | Kind::LoadPerCore
+                | Kind::SpoolDropping { .. }
+                | Kind::FsProjection { .. }
+                | Kind::JobFailed
+                | Kind::JobMissed
+        )
+    }
 }
 
 /// How a value reads in summaries.
@@ -300,6 +326,8 @@ pub enum Unit {
     Celsius,
     Seconds,
     Days,
+    /// Seconds shown as `2h 5m`.
+    Duration,
 }
 
 impl Unit {
@@ -316,6 +344,15 @@ impl Unit {
             Unit::Celsius => format!("{v:.1} °C"),
             Unit::Seconds => format!("{v:.0} s"),
             Unit::Days => format!("{v:.1} days"),
+            Unit::Duration => {
+                let s = v.max(0.0).round() as u64;
+                match (s / 86_400, s % 86_400 / 3600, s % 3600 / 60) {
+                    (0, 0, 0) => format!("{s} s"),
+                    (0, 0, m) => format!("{m} min"),
+                    (0, h, m) => format!("{h}h {m}m"),
+                    (d, h, _) => format!("{d}d {h}h"),
+                }
+            }
             Unit::Bytes => {
                 let mib = v / (1024.0 * 1024.0);
                 if mib >= 1024.0 {

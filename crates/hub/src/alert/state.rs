@@ -76,6 +76,9 @@ pub struct Instance {
     pub flapping: bool,
     /// A silence matched at the last evaluation.
     pub silenced: bool,
+    /// The latest reading's extra summary placeholders (a check's status line…).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub info: BTreeMap<String, String>,
 }
 
 /// The most severe level `value` holds: breaching its threshold, or, for the level the alert
@@ -117,6 +120,7 @@ impl Instance {
             changes: Vec::new(),
             flapping: false,
             silenced: false,
+            info: BTreeMap::new(),
         }
     }
 
