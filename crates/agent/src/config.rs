@@ -4,7 +4,7 @@
 //! key) lives in [`crate::config_file`]; [`AgentConfig::load`] applies it to the agent.
 
 use hostwatch_proto::{Secret, Tier};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -353,7 +353,6 @@ pub struct HubConfig {
     /// Plain `http://` only to a loopback address.
     pub url: Option<String>,
     /// This host's bearer token. Never logged; prints as `[redacted]`.
-    #[serde(deserialize_with = "secret_from_scalar")]
     pub token: Secret,
     /// A PEM bundle of the CA(s) that signed the hub's certificate (a private CA). When set,
     /// only these are trusted; when unset, the system's trust store is.
@@ -370,27 +369,6 @@ impl Default for HubConfig {
             ca_file: None,
             timeout_seconds: 10,
         }
-    }
-}
-
-/// A token from the config file or the environment. `HOSTWATCH_HUB_TOKEN=12345` arrives as a
-/// TOML integer (environment values are read as TOML when they parse), so any scalar is taken
-/// as its text — and a type error would echo the value, which a secret must never be.
-pub(crate) fn secret_from_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Integer(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    match Scalar::deserialize(d) {
-        Ok(Scalar::Text(s)) => Ok(Secret::new(s)),
-        Ok(Scalar::Integer(i)) => Ok(Secret::new(i.to_string())),
-        Ok(Scalar::Float(f)) => Ok(Secret::new(f.to_string())),
-        Ok(Scalar::Bool(b)) => Ok(Secret::new(b.to_string())),
-        Err(_) => Err(serde::de::Error::custom("expected a string")),
     }
 }
 

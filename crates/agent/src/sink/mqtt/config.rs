@@ -12,7 +12,6 @@ pub struct MqttConfig {
     pub url: Option<String>,
     pub username: Option<String>,
     /// Never logged; prints as `[redacted]`.
-    #[serde(deserialize_with = "crate::config::secret_from_scalar")]
     pub password: Secret,
     /// A PEM bundle of the CA(s) that signed the broker's certificate; when unset, the
     /// system's trust store is used.
