@@ -13,6 +13,9 @@
 //!   `docs/wire.md` ("Transport") says: 200 adopts the envelope's interval, 400/403 drop, 401,
 //!   429, 5xx and network errors spool and retry with exponential backoff and jitter, 413 splits
 //!   a batch. Live reports go first; the backlog follows in batches between them.
+//! - **Commands**: an envelope may carry commands an admin queued at the hub. Each runs on a
+//!   task of its own through [`Commands`] (origin `hub`: signature, whitelist, audit), so
+//!   delivery never waits for it, and its result is posted to `/api/v1/command-results`.
 //! - **Secrets**: the token is a [`Secret`]; it is exposed only into the `Authorization` header,
 //!   which is marked sensitive. No error of this module carries it.
 
