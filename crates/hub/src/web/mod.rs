@@ -3,6 +3,7 @@
 //! session cookie instead of a bearer token.
 
 pub mod assets;
+pub mod commands;
 pub mod csrf;
 pub mod format;
 pub mod host;
@@ -62,6 +63,10 @@ pub fn router<S: Store>(_hub: Arc<Hub<S>>) -> axum::Router<Arc<Hub<S>>> {
     axum::Router::new()
         .route("/", get(overview::page::<S>))
         .route("/hosts/{name}", get(host::page::<S>))
+        .route(
+            "/hosts/{name}/commands",
+            get(commands::page::<S>).post(commands::submit::<S>),
+        )
         .route("/events/fleet", get(live::fleet::<S>))
         .route("/login", get(login::form::<S>).post(login::submit::<S>))
         .route("/logout", post(login::logout::<S>))

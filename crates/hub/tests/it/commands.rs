@@ -269,3 +269,197 @@ async fn commands_queued_before_a_restart_are_sent_after_it() {
     assert_eq!(envelope.commands[0].command, "uptime");
     hub.stop().await;
 }
+
+mod dashboard {
+    use super::*;
+    use crate::harness::Response;
+    use hostwatch_hub::store::Role;
+    use hostwatch_hub::web::users;
+
+    async fn login(hub: &TestHub, user: &str, password: &str) -> String {
+        let body = format!("username={user}&password={password}&next=%2F");
+        let r = hub
+            .request(
+                "POST",
+                "/login",
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Origin", "http://localhost"),
+                ],
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text());
+        let set = r.header("set-cookie").expect("a session cookie");
+        set.split(';').next().unwrap().to_string()
+    }
+
+    async fn post_form(hub: &TestHub, cookie: &str, body: &str, site: &str) -> Response {
+        hub.request(
+            "POST",
+            "/hosts/web1/commands",
+            &[
+                ("Cookie", cookie),
+                ("Sec-Fetch-Site", site),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    async fn hub_with_users(config: HubConfig) -> TestHub {
+        let hub = TestHub::start(config).await;
+        for (name, role) in [("alice", Role::Admin), ("victor", Role::Viewer)] {
+            users::add(
+                &hub.hub.store,
+                name,
+                role,
+                Secret::new(format!("{name}-password-1")),
+                0,
+            )
+            .await
+            .unwrap();
+        }
+        hub
+    }
+
+    #[tokio::test]
+    async fn admins_trigger_an_advertised_command_from_the_host_page_viewers_cannot() {
+        let hub = hub_with_users(config_with_key()).await;
+        let token = hub.enrol("web1").await;
+        // The agent advertises its whitelist in the system section.
+        let mut r = report("web1", "i1", 1);
+        if let Some(hostwatch_proto::Section::Ok(system)) = &mut r.sections.system {
+            system.commands = serde_json::from_value(serde_json::json!([
+                {"name": "restart", "description": "Restart a web service",
+                 "params": [{"choices": ["nginx", "php-fpm"]}]},
+                {"name": "uptime"}
+            ]))
+            .unwrap();
+        } else {
+            panic!("the fixture has a system section");
+        }
+        let resp = hub.post_json("/api/v1/reports", &token, &r.to_json()).await;
+        assert_eq!(resp.status, 200);
+
+        let admin = login(&hub, "alice", "alice-password-1").await;
+        let viewer = login(&hub, "victor", "victor-password-1").await;
+        let host_page = hub
+            .request("GET", "/hosts/web1", &[("Cookie", &admin)], b"")
+            .await
+            .text();
+        assert!(
+            host_page.contains("/hosts/web1/commands"),
+            "admins get the link"
+        );
+        let viewer_page = hub
+            .request("GET", "/hosts/web1", &[("Cookie", &viewer)], b"")
+            .await
+            .text();
+        assert!(
+            !viewer_page.contains("/hosts/web1/commands"),
+            "viewers do not"
+        );
+
+        let page = hub
+            .request("GET", "/hosts/web1/commands", &[("Cookie", &admin)], b"")
+            .await;
+        assert_eq!(page.status, 200);
+        let html = page.text();
+        assert!(html.contains("id=\"command-form-restart\""), "{html}");
+        assert!(html.contains("<option>php-fpm</option>"), "{html}");
+        assert!(html.contains("Restart a web service"));
+        assert!(html.contains("id=\"command-form-uptime\""));
+        assert!(html.contains("id=\"no-requests\""));
+
+        // Viewers: refused the page and the post, server-side.
+        let r = hub
+            .request("GET", "/hosts/web1/commands", &[("Cookie", &viewer)], b"")
+            .await;
+        assert_eq!(r.status, 403);
+        let r = post_form(&hub, &viewer, "command=restart&param=nginx", "same-origin").await;
+        assert_eq!(r.status, 403);
+        // A cross-site post with the admin's cookie is refused by the CSRF guard.
+        let r = post_form(&hub, &admin, "command=restart&param=nginx", "cross-site").await;
+        assert_eq!(r.status, 403);
+        let h = hub.hub.store.host("web1").await.unwrap().unwrap();
+        assert!(
+            hub.hub
+                .store
+                .commands(h.id, 0, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing was queued"
+        );
+
+        let r = post_form(&hub, &admin, "command=restart&param=php-fpm", "same-origin").await;
+        assert_eq!(r.status, 303, "{}", r.text());
+        let location = r.header("location").unwrap().to_string();
+        assert!(
+            location.starts_with("/hosts/web1/commands?queued=hub-"),
+            "{location}"
+        );
+        let queued = hub.hub.store.commands(h.id, 0, 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].requested_by, "alice");
+        assert_eq!(queued[0].params, ["php-fpm"]);
+
+        // The host gets it; its result shows on the page.
+        let envelope = send_report(&hub, &token, "web1", 2).await;
+        assert_eq!(envelope.commands[0].command, "restart");
+        let result = serde_json::json!({
+            "request_id": queued[0].request_id, "command": "restart", "ok": false,
+            "exit_code": 3, "error": "exited with status 3", "output": "<script>boom</script>",
+            "duration_ms": 1500
+        });
+        let posted = hub
+            .post_json(
+                "/api/v1/command-results",
+                &token,
+                result.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(posted.status, 200);
+        let html = hub
+            .request("GET", &location, &[("Cookie", &admin)], b"")
+            .await
+            .text();
+        assert!(html.contains("id=\"command-queued\""), "{html}");
+        assert!(
+            html.contains("exit 3") && html.contains("exited with status 3"),
+            "{html}"
+        );
+        assert!(html.contains("restart php-fpm"), "{html}");
+        assert!(!html.contains("<script>boom"), "output is escaped");
+        hub.stop().await;
+    }
+
+    #[tokio::test]
+    async fn without_a_key_or_a_catalogue_the_page_says_so_and_offers_a_free_form() {
+        let hub = hub_with_users(HubConfig::default()).await;
+        hub.enrol("web1").await;
+        let admin = login(&hub, "alice", "alice-password-1").await;
+        let html = hub
+            .request("GET", "/hosts/web1/commands", &[("Cookie", &admin)], b"")
+            .await
+            .text();
+        assert!(html.contains("id=\"no-signing-key\""), "{html}");
+        assert!(html.contains("id=\"command-free-form\""), "{html}");
+        let r = post_form(
+            &hub,
+            &admin,
+            "command=uptime&params_text=a%0D%0Ab",
+            "same-origin",
+        )
+        .await;
+        assert_eq!(r.status, 409);
+        assert!(r.text().contains("signing_key"), "{}", r.text());
+        let missing = hub
+            .request("GET", "/hosts/nope/commands", &[("Cookie", &admin)], b"")
+            .await;
+        assert_eq!(missing.status, 404);
+        hub.stop().await;
+    }
+}
