@@ -60,6 +60,27 @@ fn report(mounts: &[(&str, f64)]) -> Report {
                       "rx_errors_per_sec": 0.0, "tx_errors_per_sec": 0.0, "rx_drops_per_sec": 0.0, "tx_drops_per_sec": 0.0}}]},
         "thermal": {"sensors": [{"chip": "hwmon0", "chip_name": "coretemp", "sensor": "temp1", "label": "Package id 0", "celsius": 48.0}],
                     "zones": [], "cpu_max_celsius": 48.0},
+        "containers": {"socket": "/var/run/docker.sock", "running": 3, "unhealthy": 1, "containers": [
+            {"id": "a1", "name": "web", "image": "nginx", "state": "running", "status": "Up (healthy)",
+             "health": {"status": "healthy", "failing_streak": 0}},
+            {"id": "b2", "name": "db.main", "image": "postgres", "state": "running", "status": "Up (unhealthy)",
+             "health": {"status": "unhealthy", "failing_streak": 4}},
+            {"id": "c3", "name": "cron", "image": "busybox", "state": "running", "status": "Up"}]},
+        "systemd": {"units": [
+            {"name": "nginx.service", "load_state": "loaded", "active_state": "active", "sub_state": "running", "expected_active": true},
+            {"name": "cloudflared.service", "load_state": "loaded", "active_state": "activating", "sub_state": "auto-restart", "expected_active": true},
+            {"name": "apt-daily.service", "load_state": "loaded", "active_state": "inactive", "sub_state": "dead", "expected_active": false}],
+            "failed_units": 2, "failed_unit_names": ["a.service", "b.service"]},
+        "checks": {"checks": [
+            {"name": "root_disk", "state": "warning", "exit_code": 1, "status": "DISK WARNING", "duration_seconds": 0.04, "last_run": 1_700_000_090_000i64, "consecutive_failures": 1},
+            {"name": "http", "state": "ok", "exit_code": 0, "status": "HTTP OK", "duration_seconds": 0.01, "last_run": 1_700_000_090_000i64, "consecutive_failures": 0}]},
+        "zfs": {"pools": [
+            {"name": "rpool", "state": "DEGRADED", "read_errors": 0, "write_errors": 0, "checksum_errors": 0, "vdevs": []},
+            {"name": "tank", "state": "ONLINE", "read_errors": 0, "write_errors": 0, "checksum_errors": 0, "vdevs": []}]},
+        "smart": {"devices": [
+            {"name": "/dev/sda", "state": "ok", "passed": true},
+            {"name": "/dev/nvme0", "state": "ok", "passed": false},
+            {"name": "/dev/sdb", "state": "standby"}]},
     });
     Report {
         schema_version: SCHEMA_VERSION,
@@ -119,6 +140,30 @@ async fn state_availability_and_discovery_that_matches_the_state() {
     assert_eq!(state["temperatures"]["coretemp_temp1"]["celsius"], 48.0);
     assert_eq!(state["problem_disk_full"], "ON", "/srv/data is over 90 %");
     assert_eq!(state["problem_section_errors"], "OFF");
+    assert_eq!(state["containers_running"], 3);
+    assert_eq!(state["containers_unhealthy"], 1);
+    assert_eq!(state["containers"]["web"]["unhealthy"], "OFF");
+    assert_eq!(state["containers"]["db_main"]["unhealthy"], "ON");
+    assert_eq!(state["containers"]["db_main"]["name"], "db.main");
+    assert!(
+        state["containers"].get("cron").is_none(),
+        "no health check, no health entity"
+    );
+    assert_eq!(state["failed_units"], 2);
+    assert_eq!(state["units"]["nginx_service"]["inactive"], "OFF");
+    assert_eq!(state["units"]["cloudflared_service"]["inactive"], "ON");
+    assert!(state["units"].get("apt-daily_service").is_none());
+    assert_eq!(state["checks"]["root_disk"]["state"], "WARNING");
+    assert_eq!(state["checks"]["http"]["state"], "OK");
+    assert_eq!(state["checks_not_ok"], 1);
+    assert_eq!(state["zfs_pools"]["rpool"]["unhealthy"], "ON");
+    assert_eq!(state["zfs_pools"]["tank"]["unhealthy"], "OFF");
+    assert_eq!(state["disks_smart"]["sda"]["failing"], "OFF");
+    assert_eq!(state["disks_smart"]["nvme0"]["failing"], "ON");
+    assert_eq!(
+        state["disks_smart"]["sdb"]["failing"], "OFF",
+        "a sleeping disk has no verdict"
+    );
 
     let online = watcher.last_on(AVAILABILITY);
     assert_eq!(online.text(), "online");
@@ -148,6 +193,21 @@ async fn state_availability_and_discovery_that_matches_the_state() {
         "temperatures_coretemp_temp1_celsius",
         "problem_disk_full",
         "problem_section_errors",
+        "containers_running",
+        "containers_unhealthy",
+        "containers_web_unhealthy",
+        "containers_db_main_unhealthy",
+        "failed_units",
+        "units_nginx_service_inactive",
+        "units_cloudflared_service_inactive",
+        "checks_root_disk_state",
+        "checks_http_state",
+        "checks_not_ok",
+        "zfs_pools_rpool_unhealthy",
+        "zfs_pools_tank_unhealthy",
+        "disks_smart_sda_failing",
+        "disks_smart_nvme0_failing",
+        "disks_smart_sdb_failing",
     ];
     let all = watcher.wait_for("every discovery config", |m| {
         let c = configs(m);
@@ -223,9 +283,40 @@ async fn state_availability_and_discovery_that_matches_the_state() {
                     "{value}"
                 );
             }
+            _ if m.topic.contains("/checks_") && m.topic.ends_with("_state/config") => {
+                assert!(
+                    ["OK", "WARNING", "CRITICAL", "UNKNOWN"].contains(&value.as_str().unwrap()),
+                    "{}: {value}",
+                    m.topic
+                );
+                assert!(c.get("state_class").is_none(), "a text state: {c}");
+            }
             _ => assert!(value.is_number(), "{}: {value}", m.topic),
         }
     }
+    let pool = all
+        .iter()
+        .find(|m| m.topic.ends_with("/zfs_pools_rpool_unhealthy/config"))
+        .unwrap();
+    assert!(
+        pool.topic.starts_with("homeassistant/binary_sensor/"),
+        "{}",
+        pool.topic
+    );
+    assert_eq!(
+        pool.json()["value_template"],
+        "{{ value_json['zfs_pools']['rpool']['unhealthy'] }}"
+    );
+    let check = all
+        .iter()
+        .find(|m| m.topic.ends_with("/checks_root_disk_state/config"))
+        .unwrap()
+        .json();
+    assert_eq!(check["name"], "Check root_disk");
+    assert_eq!(
+        resolve_template(check["value_template"].as_str().unwrap(), &state),
+        Some(&json!("WARNING"))
+    );
     let cpu = all
         .iter()
         .find(|m| m.topic.ends_with("/cpu_pct/config"))
