@@ -790,3 +790,181 @@ async fn mqtt_as_the_only_sink_with_no_broker_stops_the_agent_with_one_clear_err
         "{text}"
     );
 }
+
+/// A CA (PEM) and a server certificate for `localhost` it signed, with its key (PEM).
+fn broker_pki() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name
+        .push(DnType::CommonName, "hostwatch test broker CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), server.pem(), server_key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_a_private_ca_delivers_the_state_and_refuses_an_unknown_ca() {
+    init();
+    let (ca_pem, cert_pem, key_pem) = broker_pki();
+    let broker = Mosquitto::start_tls(&cert_pem, &key_pem);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+
+    // Another CA: the broker's certificate is not trusted, so it never connects.
+    let (other_ca, _, _) = broker_pki();
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_file, &other_ca).unwrap();
+    let untrusting = MqttSink::start(
+        &MqttConfig {
+            url: Some(broker.tls_url()),
+            ca_file: Some(other_file),
+            ..MqttConfig::default()
+        },
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    let error = untrusting
+        .wait_connected(Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("UnknownIssuer"),
+        "{error}"
+    );
+    untrusting.shutdown().await;
+
+    let sink = MqttSink::start(
+        &MqttConfig {
+            url: Some(broker.tls_url()),
+            ca_file: Some(ca_file),
+            ..MqttConfig::default()
+        },
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    sink.wait_connected(Duration::from_secs(20)).await.unwrap();
+    // Read back over the same TLS listener; the state is not retained, so keep ticking until
+    // the subscriber (connecting meanwhile) gets one.
+    let port = broker.port;
+    let reader = tokio::task::spawn_blocking(move || tls_subscribe(port, &ca_pem, STATE));
+    while !reader.is_finished() {
+        sink.offer(&report(&[("/", 40.0)]));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = reader.await.unwrap();
+    assert_eq!(state["host"], "web01.example.com");
+    assert_eq!(state["filesystems"]["root"]["used_pct"], 40.0);
+    sink.shutdown().await;
+}
+
+/// The retained or next message on `topic`, read over TLS with `ca_pem` trusted.
+fn tls_subscribe(port: u16, ca_pem: &str, topic: &str) -> Value {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+    use rustls::pki_types::pem::PemObject;
+    let mut options = MqttOptions::new("tls-watcher", "localhost", port);
+    // Pings keep events coming, so the deadline below is checked even if nothing arrives.
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let roots = {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        roots
+    };
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    options.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(config))));
+    let (client, mut connection) = Client::new(options, 16);
+    client.subscribe(topic, QoS::AtLeastOnce).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for event in connection.iter() {
+        assert!(std::time::Instant::now() < deadline, "no state over TLS");
+        match event {
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic => {
+                return serde_json::from_slice(&p.payload).unwrap();
+            }
+            Ok(_) => {}
+            Err(e) => panic!("TLS subscriber: {e}"),
+        }
+    }
+    panic!("the subscriber's connection ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_broker_restart_the_agent_reconnects_and_republishes_availability_and_discovery() {
+    init();
+    let mut broker = Mosquitto::start();
+    let sink = MqttSink::start(
+        &mqtt_config(&broker),
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    sink.wait_connected(Duration::from_secs(20)).await.unwrap();
+    sink.offer(&report(&[("/", 40.0)]));
+    let before = Watcher::new(broker.port, &["hostwatch/#", "homeassistant/#"]);
+    let first = before.wait_for("discovery", |m| {
+        let c = configs(m);
+        (c.len() >= 20).then_some(c.len())
+    });
+
+    // The broker dies and comes back empty (no persistence): nothing retained survives.
+    broker.restart();
+    let after = Watcher::new(broker.port, &["hostwatch/#", "homeassistant/#"]);
+    // Whatever arrives retained now, the agent published after it reconnected.
+    after.wait_for("availability online", |m| {
+        m.iter()
+            .any(|m| m.topic == AVAILABILITY && m.text() == "online")
+            .then_some(())
+    });
+    let again = after.wait_for("every discovery config again", |m| {
+        let c: Vec<Message> = configs(m)
+            .into_iter()
+            .filter(|m| !m.payload.is_empty())
+            .collect();
+        (c.len() >= first).then_some(c)
+    });
+    assert!(again.iter().any(|m| m.topic.ends_with("/cpu_pct/config")));
+    // A subscriber that comes later still finds them retained on the new broker.
+    let late = Watcher::new(
+        broker.port,
+        &["homeassistant/#", "hostwatch/+/availability"],
+    );
+    let retained = late.wait_for("retained after the restart", |m| {
+        (configs(m).len() >= first && m.iter().any(|m| m.topic == AVAILABILITY)).then(|| m.to_vec())
+    });
+    assert!(retained.iter().all(|m| m.retain), "{retained:?}");
+    assert_eq!(
+        retained
+            .iter()
+            .find(|m| m.topic == AVAILABILITY)
+            .unwrap()
+            .text(),
+        "online"
+    );
+    // The state flows again on the next tick.
+    sink.offer(&report(&[("/", 42.0)]));
+    assert_eq!(
+        after.last_on(STATE).json()["filesystems"]["root"]["used_pct"],
+        42.0
+    );
+    sink.shutdown().await;
+}
