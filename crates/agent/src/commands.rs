@@ -83,6 +83,24 @@ pub struct Response {
     pub commands: Option<Vec<CatalogueEntry>>,
 }
 
+impl Response {
+    /// The result as the hub takes it.
+    pub fn to_result(&self) -> hostwatch_proto::CommandResult {
+        hostwatch_proto::CommandResult {
+            request_id: self.request_id.clone(),
+            command: self.command.clone(),
+            ok: self.ok,
+            error: self.error.clone(),
+            exit_code: self.exit_code,
+            signal: self.signal,
+            output: self.output.clone(),
+            stderr: self.stderr.clone(),
+            truncated: self.truncated,
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
 /// One command as `list` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogueEntry {
@@ -207,6 +225,18 @@ impl Commands {
         }
     }
 
+    /// Checks and runs a command the hub sent in its envelope.
+    pub async fn handle_signed(&self, signed: hostwatch_proto::SignedCommand) -> Response {
+        let request = Request {
+            command: signed.command,
+            params: signed.params,
+            request_id: Some(signed.request_id),
+            expires_at: Some(signed.expires_at),
+            signature: Some(signed.signature),
+        };
+        self.handle(request, Origin::Hub).await
+    }
+
     /// Checks a request and runs it if it passes.
     pub async fn handle(&self, request: Request, origin: Origin) -> Response {
         let request_id = request
@@ -226,7 +256,7 @@ impl Commands {
             return response;
         }
         let checked = self
-            .check_signature(&request, &response.request_id)
+            .check_signature(&request, &response.request_id, origin)
             .and_then(|()| self.check(&request));
         let (spec, argv) = match checked {
             Ok(found) => found,
@@ -312,8 +342,21 @@ impl Commands {
     }
 
     /// With trusted keys configured: a valid signature for this host, unexpired, never seen.
-    fn check_signature(&self, request: &Request, request_id: &str) -> Result<(), String> {
+    fn check_signature(
+        &self,
+        request: &Request,
+        request_id: &str,
+        origin: Origin,
+    ) -> Result<(), String> {
         if self.keys.is_empty() {
+            // The hub's database alone must never be able to run anything.
+            if origin == Origin::Hub {
+                return Err(
+                    "this host trusts no signing key ([remote] trusted_keys is empty), \
+                     so it refuses commands from the hub"
+                        .into(),
+                );
+            }
             return Ok(());
         }
         let (Some(signature), Some(expires_at), Some(_)) =
@@ -385,5 +428,121 @@ impl Commands {
             exit_code: response.exit_code,
             duration_ms: response.duration_ms,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch_commands(dir: &std::path::Path) -> Vec<CommandSpec> {
+        vec![CommandSpec {
+            name: "touch".into(),
+            description: "Make a marker".into(),
+            argv: vec!["touch".into(), dir.join("marker").display().to_string()],
+            params: vec![],
+            timeout_seconds: 5,
+            output_max_bytes: 1024,
+        }]
+    }
+
+    fn signed(private: &str, host: &str, id: &str) -> hostwatch_proto::SignedCommand {
+        let expires_at = jiff::Timestamp::now().as_millisecond() + 60_000;
+        let message = signing::signed_message(host, id, expires_at, "touch", &[]);
+        hostwatch_proto::SignedCommand {
+            request_id: id.into(),
+            command: "touch".into(),
+            params: vec![],
+            expires_at,
+            signature: signing::sign(private, &message).unwrap(),
+        }
+    }
+
+    fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn without_a_trusted_key_hub_commands_are_refused_and_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.jsonl");
+        let commands = Commands::new(
+            "web1",
+            &touch_commands(dir.path()),
+            &RemoteCommandsConfig::default(),
+            Runner::default(),
+            audit.clone(),
+        )
+        .unwrap();
+        let (private, _) = signing::generate_keypair();
+        let response = commands
+            .handle_signed(signed(&private, "web1", "hub-1"))
+            .await;
+        assert!(!response.ok);
+        assert!(
+            response
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("trusts no signing key"),
+            "{response:?}"
+        );
+        assert!(!dir.path().join("marker").exists(), "nothing ran");
+        let lines = audit_lines(&audit);
+        assert_eq!(lines[0]["origin"], "hub");
+        assert_eq!(lines[0]["result"], "rejected");
+        assert_eq!(lines[0]["request_id"], "hub-1");
+        let result = response.to_result();
+        assert_eq!(result.request_id, "hub-1");
+        assert!(!result.ok && result.exit_code.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_trusted_hub_command_runs_once_for_this_host_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.jsonl");
+        let (private, public) = signing::generate_keypair();
+        let remote = RemoteCommandsConfig {
+            trusted_keys: vec![public],
+            ..RemoteCommandsConfig::default()
+        };
+        let commands = Commands::new(
+            "web1",
+            &touch_commands(dir.path()),
+            &remote,
+            Runner::default(),
+            audit.clone(),
+        )
+        .unwrap();
+        let other_host = commands
+            .handle_signed(signed(&private, "web2", "hub-0"))
+            .await;
+        assert!(other_host.error.unwrap().contains("bad signature"));
+        assert!(!dir.path().join("marker").exists());
+        let ok = commands
+            .handle_signed(signed(&private, "web1", "hub-1"))
+            .await;
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.exit_code, Some(0));
+        assert!(dir.path().join("marker").exists());
+        let replay = commands
+            .handle_signed(signed(&private, "web1", "hub-1"))
+            .await;
+        assert!(replay.error.unwrap().contains("replayed"));
+        let results: Vec<String> = audit_lines(&audit)
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}",
+                    l["origin"].as_str().unwrap(),
+                    l["result"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(results, ["hub:rejected", "hub:ok", "hub:rejected"]);
     }
 }

@@ -101,8 +101,15 @@ pub async fn run(
 
     let dump = Dump::from_config(&config.debug);
     let mut agent = Agent::with_runner(&config, &crate::runner::Runner::new(dump.clone()));
+    // One whitelist (and one replay memory) for both ways a request can arrive.
+    let commands = if config.hub.is_enabled() || (config.mqtt.is_enabled() && config.mqtt.commands)
+    {
+        Some(remote_commands(&config, &options, agent.host_id(), &dump)?)
+    } else {
+        None
+    };
     let (hub, state) = if config.hub.is_enabled() {
-        let (hub, state) = start_hub(&config, &options, &mut agent)?;
+        let (hub, state) = start_hub(&config, &options, &mut agent, commands.clone())?;
         (Some(hub), Some(state))
     } else {
         (None, None)
@@ -116,8 +123,9 @@ pub async fn run(
     let mqtt = if config.mqtt.is_enabled() {
         let only_sink =
             !options.stdout && config.prometheus.listen.is_none() && !config.hub.is_enabled();
+        let commands = commands.filter(|_| config.mqtt.commands);
         Some(Arc::new(
-            start_mqtt(&config, &options, agent.host_id(), &dump, only_sink).await?,
+            start_mqtt(&config, agent.host_id(), commands, only_sink).await?,
         ))
     } else {
         None
@@ -248,6 +256,7 @@ fn start_hub(
     config: &AgentConfig,
     options: &RunOptions,
     agent: &mut Agent,
+    commands: Option<Arc<Commands>>,
 ) -> Result<(HubSink, AgentState), RunError> {
     let client = HubClient::new(&config.hub)?;
     let candidates = options
@@ -270,42 +279,49 @@ fn start_hub(
         spooled = stats.queued,
         "delivering to the hub"
     );
-    let hub = HubSink::start(client, Arc::new(spool), options.delivery.clone());
+    let hub =
+        HubSink::start_with_commands(client, Arc::new(spool), options.delivery.clone(), commands);
     Ok((hub, state))
 }
 
-/// Starts the MQTT sink (and the remote-command whitelist it answers). When MQTT is the only
-/// sink, an unreachable broker is a start-up error; otherwise the sink keeps retrying.
-async fn start_mqtt(
+/// The remote-command whitelist, its audit log in the state directory.
+fn remote_commands(
     config: &AgentConfig,
     options: &RunOptions,
     host_id: &str,
     dump: &Dump,
+) -> Result<Arc<Commands>, RunError> {
+    let candidates = options
+        .state_dirs
+        .clone()
+        .unwrap_or_else(StateDirCandidates::from_process);
+    let (dir, _) = resolve_state_dir(config.agent.state_dir.as_deref(), &candidates);
+    let commands = Commands::new(
+        host_id,
+        &config.commands,
+        &config.remote,
+        Runner::new(dump.clone()),
+        dir.join("audit.jsonl"),
+    )
+    .map_err(RunError::Commands)?;
+    tracing::info!(
+        commands = config.commands.len(),
+        trusted_keys = config.remote.trusted_keys.len(),
+        audit = %commands.audit_path().display(),
+        "remote commands"
+    );
+    Ok(Arc::new(commands))
+}
+
+/// Starts the MQTT sink (answering `commands` when remote commands over MQTT are on). When
+/// MQTT is the only sink, an unreachable broker is a start-up error; otherwise the sink keeps
+/// retrying.
+async fn start_mqtt(
+    config: &AgentConfig,
+    host_id: &str,
+    commands: Option<Arc<Commands>>,
     only_sink: bool,
 ) -> Result<MqttSink, RunError> {
-    let commands = if config.mqtt.commands {
-        let candidates = options
-            .state_dirs
-            .clone()
-            .unwrap_or_else(StateDirCandidates::from_process);
-        let (dir, _) = resolve_state_dir(config.agent.state_dir.as_deref(), &candidates);
-        let commands = Commands::new(
-            host_id,
-            &config.commands,
-            &config.remote,
-            Runner::new(dump.clone()),
-            dir.join("audit.jsonl"),
-        )
-        .map_err(RunError::Commands)?;
-        tracing::info!(
-            commands = config.commands.len(),
-            audit = %commands.audit_path().display(),
-            "remote commands over MQTT"
-        );
-        Some(Arc::new(commands))
-    } else {
-        None
-    };
     let fast = Duration::from_secs(config.tiers.fast);
     let sink = MqttSink::start(&config.mqtt, host_id, fast, commands)?;
     tracing::info!(broker = %sink.broker(), state = %sink.topics().state, "publishing to MQTT");

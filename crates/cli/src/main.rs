@@ -255,7 +255,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         } => {
             let (private, public) = hostwatch_agent::commands::signing::generate_keypair();
             println!(
-                "private_key = \"{private}\"  # keep secret: whoever holds it can run commands"
+                "private_key = \"{private}\"  # the hub's [commands] signing_key; keep secret: whoever holds it can run commands"
             );
             println!("public_key = \"{public}\"   # for the agents' [remote] trusted_keys");
             Ok(())

@@ -20,6 +20,8 @@ pub struct HubConfig {
     pub digest: crate::digest::DigestConfig,
     /// `[notify]`: notification channels, routes and timing.
     pub notify: crate::notify::NotifyConfig,
+    /// `[commands]`: the key that signs remote commands for agents.
+    pub commands: crate::commands::CommandsConfig,
 }
 
 /// `[server]`: the hub's own listener and storage. (An agent's `[hub]` section says where its
@@ -144,6 +146,7 @@ impl HubConfig {
         "score",
         "digest",
         "notify",
+        "commands",
     ];
 
     /// Finds, reads, overlays and validates the hub's configuration.
@@ -195,6 +198,7 @@ impl HubConfig {
         self.score.validate()?;
         self.digest.validate()?;
         self.notify.validate()?;
+        self.commands.validate()?;
         Ok(())
     }
 

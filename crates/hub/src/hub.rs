@@ -26,6 +26,8 @@ pub struct Hub<S> {
     pub updates: tokio::sync::broadcast::Sender<HostUpdate>,
     /// The dashboard's state: login limits, sparklines, the live row feed.
     pub web: crate::web::WebState,
+    /// Which hosts may have remote commands waiting (saves a write per report).
+    pub pending_commands: crate::commands::PendingCommands,
 }
 
 /// Something about a host changed.
@@ -102,6 +104,7 @@ impl<S: Store> Hub<S> {
             notify: dispatcher,
             updates,
             web: crate::web::WebState::new(),
+            pending_commands: crate::commands::PendingCommands::default(),
         })
     }
 }

@@ -340,3 +340,39 @@ fn ollama_section_carries_models_loaded_and_the_memory_warning() {
     assert_eq!(o.memory_available_bytes, Some(44_128_796_672));
     assert!(o.warnings[0].starts_with("loading llama3:70b (39.9 GiB)"));
 }
+
+#[test]
+fn an_envelope_with_commands_round_trips_and_an_older_reader_ignores_them() {
+    let text = fixture("envelope-v1-commands.json");
+    let env: Envelope = serde_json::from_str(&text).unwrap();
+    assert_eq!(pretty(&env), text);
+    assert_eq!(env.commands.len(), 1);
+    assert_eq!(env.commands[0].command, "restart");
+    assert_eq!(env.commands[0].params, vec!["nginx".to_string()]);
+    assert_eq!(env.commands[0].expires_at, 1_795_340_537_190);
+    // Without commands the field is left out, so the plain envelope is unchanged.
+    let plain: Envelope = serde_json::from_str(&fixture("envelope-v1.json")).unwrap();
+    assert!(!serde_json::to_string(&plain).unwrap().contains("commands"));
+}
+
+#[test]
+fn the_system_section_advertises_commands_optionally() {
+    use hostwatch_proto::sections::System;
+    let json = r#"{"hostname":"h","kernel":"k","arch":"x86_64","uptime_seconds":1.0,"boot_time":0,
+        "commands":[{"name":"restart","description":"Restart a service","params":[{"choices":["nginx"]},{"regex":"[0-9]+"}]},{"name":"uptime"}]}"#;
+    let s: System = serde_json::from_str(json).unwrap();
+    assert_eq!(s.commands.len(), 2);
+    assert_eq!(
+        s.commands[0].params[0].choices.as_deref(),
+        Some(&["nginx".to_string()][..])
+    );
+    assert_eq!(s.commands[0].params[1].regex.as_deref(), Some("[0-9]+"));
+    assert!(s.commands[1].params.is_empty());
+    let back = serde_json::to_value(&s).unwrap();
+    assert_eq!(back["commands"][1], serde_json::json!({"name": "uptime"}));
+    let none: System = serde_json::from_str(
+        r#"{"hostname":"h","kernel":"k","arch":"x86_64","uptime_seconds":1.0,"boot_time":0}"#,
+    )
+    .unwrap();
+    assert!(!serde_json::to_string(&none).unwrap().contains("commands"));
+}

@@ -119,7 +119,10 @@ pub fn build(config: &AgentConfig, paths: &HostPaths, runner: &Runner) -> Vec<Sc
     };
     // Registration: one entry per source, in the order of the report's sections.
     add(config.system.clone(), &|| {
-        Box::new(system::SystemCollector::new(paths.clone()))
+        Box::new(
+            system::SystemCollector::new(paths.clone())
+                .with_commands(crate::commands::config::catalogue(&config.commands)),
+        )
     });
     add(config.cpu.clone(), &|| {
         Box::new(cpu::CpuCollector::new(paths.clone()))

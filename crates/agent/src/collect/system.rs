@@ -255,6 +255,8 @@ pub struct SystemCollector {
     virtualization: Option<Virtualization>,
     cgroup: Option<CgroupTree>,
     buf: String,
+    /// The remote-command catalogue to advertise (static: it comes from the config).
+    commands: Vec<hostwatch_proto::CommandInfo>,
 }
 
 impl SystemCollector {
@@ -267,7 +269,14 @@ impl SystemCollector {
             virtualization,
             cgroup,
             buf: String::new(),
+            commands: Vec::new(),
         }
+    }
+
+    /// Advertises these remote commands in every `system` section.
+    pub fn with_commands(mut self, commands: Vec<hostwatch_proto::CommandInfo>) -> Self {
+        self.commands = commands;
+        self
     }
 
     fn read(&mut self) -> Result<System, CollectError> {
@@ -328,6 +337,7 @@ impl SystemCollector {
             uptime_seconds: uptime.uptime,
             boot_time,
             virtualization: self.virtualization.as_ref().map(|v| v.name.clone()),
+            commands: self.commands.clone(),
             container,
         })
     }
@@ -385,6 +395,7 @@ mod tests {
                 virtualization: Some("docker".into()),
                 // cgroup v1/v2 hybrid: no v2 tree at sys/fs/cgroup, so no limits to report.
                 container: None,
+                commands: Vec::new(),
             }
         );
     }

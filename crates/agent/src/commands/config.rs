@@ -133,3 +133,22 @@ pub fn validate(specs: &[CommandSpec], remote: &RemoteCommandsConfig) -> Result<
     }
     Ok(())
 }
+
+/// The whitelist as the agent advertises it to the hub (names, descriptions, rules).
+pub fn catalogue(specs: &[CommandSpec]) -> Vec<hostwatch_proto::CommandInfo> {
+    specs
+        .iter()
+        .map(|c| hostwatch_proto::CommandInfo {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            params: c
+                .params
+                .iter()
+                .map(|r| hostwatch_proto::ParamInfo {
+                    choices: r.choices.clone(),
+                    regex: r.regex.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}

@@ -38,18 +38,8 @@ pub fn parse_private_key(b64: &str) -> Result<SigningKey, String> {
     Ok(SigningKey::from_bytes(&bytes))
 }
 
-/// The bytes a signature covers.
-pub fn signed_message(
-    host: &str,
-    request_id: &str,
-    expires_at: i64,
-    command: &str,
-    params: &[String],
-) -> Vec<u8> {
-    let params = serde_json::to_string(params).unwrap_or_default();
-    format!("hostwatch-command-v1\n{host}\n{request_id}\n{expires_at}\n{command}\n{params}")
-        .into_bytes()
-}
+/// The bytes a signature covers (defined in the wire contract, so the hub signs the same).
+pub use hostwatch_proto::command::signed_message;
 
 /// Signs `message` with a base64 private key; the signature in base64.
 pub fn sign(private_b64: &str, message: &[u8]) -> Result<String, String> {

@@ -13,12 +13,16 @@
 //!   `docs/wire.md` ("Transport") says: 200 adopts the envelope's interval, 400/403 drop, 401,
 //!   429, 5xx and network errors spool and retry with exponential backoff and jitter, 413 splits
 //!   a batch. Live reports go first; the backlog follows in batches between them.
+//! - **Commands**: an envelope may carry commands an admin queued at the hub. Each runs on a
+//!   task of its own through [`Commands`] (origin `hub`: signature, whitelist, audit), so
+//!   delivery never waits for it, and its result is posted to `/api/v1/command-results`.
 //! - **Secrets**: the token is a [`Secret`]; it is exposed only into the `Authorization` header,
 //!   which is marked sensitive. No error of this module carries it.
 
+use crate::commands::Commands;
 use crate::config::{AgentConfig, HubConfig};
 use crate::spool::{self, Entry, Kind, Spool};
-use hostwatch_proto::{Envelope, Report, Secret, SpoolStats};
+use hostwatch_proto::{CommandResult, Envelope, Report, Secret, SignedCommand, SpoolStats};
 use reqwest::header::{self, HeaderValue};
 use reqwest::{StatusCode, Url};
 use std::path::Path;
@@ -76,6 +80,8 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
 pub enum Endpoint {
     Reports,
     JobRuns,
+    /// Results of commands the hub sent (answered without an envelope).
+    CommandResults,
 }
 
 impl Endpoint {
@@ -83,6 +89,7 @@ impl Endpoint {
         match self {
             Endpoint::Reports => "api/v1/reports",
             Endpoint::JobRuns => "api/v1/job-runs",
+            Endpoint::CommandResults => "api/v1/command-results",
         }
     }
 
@@ -205,11 +212,12 @@ impl HubClient {
             .join(endpoint.path())
             .map_err(|e| SendError::Unavailable(format!("bad hub URL: {e}")))?;
         let compress = self.zstd.load(Ordering::Relaxed);
-        match self.post(&url, json, compress).await {
+        let envelope = endpoint != Endpoint::CommandResults;
+        match self.post(&url, json, compress, envelope).await {
             Err(SendError::Unavailable(m)) if m == UNSUPPORTED_ENCODING && compress => {
                 tracing::info!(hub = %self.base, "the hub does not take zstd bodies (415); sending them uncompressed");
                 self.zstd.store(false, Ordering::Relaxed);
-                self.post(&url, json, false).await
+                self.post(&url, json, false, envelope).await
             }
             other => other,
         }
@@ -220,6 +228,7 @@ impl HubClient {
         url: &Url,
         json: &[u8],
         compress: bool,
+        envelope: bool,
     ) -> Result<Option<Envelope>, SendError> {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| SendError::Unauthorized)?;
@@ -248,6 +257,9 @@ impl HubClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         if status.is_success() {
+            if !envelope {
+                return Ok(None);
+            }
             let body = response.bytes().await.unwrap_or_default();
             return match serde_json::from_slice::<Envelope>(&body) {
                 Ok(envelope) => Ok(Some(envelope)),
@@ -389,6 +401,17 @@ pub struct HubSink {
 impl HubSink {
     /// Starts the sender task. Must be called inside a Tokio runtime.
     pub fn start(client: HubClient, spool: Arc<Spool>, options: DeliveryOptions) -> HubSink {
+        Self::start_with_commands(client, spool, options, None)
+    }
+
+    /// [`HubSink::start`], running the commands the hub sends through `commands` and posting
+    /// their results back (without commands, they are refused and logged).
+    pub fn start_with_commands(
+        client: HubClient,
+        spool: Arc<Spool>,
+        options: DeliveryOptions,
+        commands: Option<Arc<Commands>>,
+    ) -> HubSink {
         let (queue, rx) = mpsc::channel(options.queue.max(1));
         let (interval_tx, interval) = watch::channel(None);
         let closing = Arc::new(AtomicBool::new(false));
@@ -405,6 +428,7 @@ impl HubSink {
             warned_at: None,
             interval: interval_tx,
             closing: closing.clone(),
+            commands,
         };
         let task = tokio::spawn(sender.run(rx));
         HubSink {
@@ -477,6 +501,8 @@ struct Sender {
     warned_at: Option<Instant>,
     interval: watch::Sender<Option<Duration>>,
     closing: Arc<AtomicBool>,
+    /// Runs what the hub sends in its envelopes.
+    commands: Option<Arc<Commands>>,
 }
 
 /// During a long outage, remind the log this often (the first failure is always logged).
@@ -559,6 +585,11 @@ impl Sender {
         }
         self.retry_at = None;
         self.backoff.reset();
+        if let Some(envelope) = envelope {
+            for command in &envelope.commands {
+                self.start_command(command.clone());
+            }
+        }
         if let Some(seconds) = envelope.map(|e| e.interval_seconds).filter(|&s| s > 0) {
             let interval = Duration::from_secs(u64::from(seconds).min(86_400));
             self.interval.send_if_modified(|current| {
@@ -574,6 +605,21 @@ impl Sender {
                 }
             });
         }
+    }
+
+    /// Runs a command from the hub on a task of its own (delivery never waits for it) and posts
+    /// the result.
+    fn start_command(&self, command: SignedCommand) {
+        let Some(commands) = self.commands.clone() else {
+            tracing::warn!(command = %command.command, request_id = %command.request_id, "the hub sent a command, but this agent runs none");
+            return;
+        };
+        let client = self.client.clone();
+        let backoff = Backoff::new(self.options.backoff_initial, self.options.backoff_max);
+        tokio::spawn(async move {
+            let response = commands.handle_signed(command).await;
+            post_result(&client, &response.to_result(), backoff).await;
+        });
     }
 
     /// After a failure that keeps the documents: back off, log once per outage.
@@ -704,6 +750,30 @@ impl Sender {
     async fn remove_blocking(&self, entries: Vec<Entry>) {
         let spool = self.spool.clone();
         let _ = tokio::task::spawn_blocking(move || spool.remove(&entries)).await;
+    }
+}
+
+/// How often a command result is offered to the hub before it is given up (it stays in the
+/// audit log either way).
+const RESULT_ATTEMPTS: u32 = 8;
+
+/// Posts one command result, retrying while the hub is away.
+async fn post_result(client: &HubClient, result: &CommandResult, mut backoff: Backoff) {
+    let json = serde_json::to_vec(result).unwrap_or_default();
+    for attempt in 1..=RESULT_ATTEMPTS {
+        match client.send(Endpoint::CommandResults, &json).await {
+            Ok(_) => {
+                tracing::debug!(request_id = %result.request_id, "command result delivered");
+                return;
+            }
+            Err(error) if error.keeps_documents() && attempt < RESULT_ATTEMPTS => {
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            Err(error) => {
+                tracing::error!(request_id = %result.request_id, %error, "cannot deliver a command result to the hub; it stays in the audit log");
+                return;
+            }
+        }
     }
 }
 

@@ -291,6 +291,7 @@ async fn ingest(
             server_time: Some(0),
             accepted,
             duplicates,
+            commands: Vec::new(),
         })
         .into_response(),
         400 | 403 => (

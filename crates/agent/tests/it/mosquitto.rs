@@ -60,19 +60,41 @@ impl Mosquitto {
         })
     }
 
-    fn start_with(auth: &str, extra: impl FnOnce(&std::path::Path)) -> Mosquitto {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\n{auth}persistence false\n"),
-        )
-        .unwrap();
-        extra(dir.path());
+    /// A TLS listener with this certificate chain and key (PEM); clients connect with
+    /// `mqtts://localhost:<port>`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Mosquitto {
+        let (cert_pem, key_pem) = (cert_pem.to_string(), key_pem.to_string());
+        Mosquitto::start_with("allow_anonymous true\n", move |dir| {
+            let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::write(&cert, cert_pem).unwrap();
+            std::fs::write(&key, key_pem).unwrap();
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join("mosquitto.conf"))
+                .and_then(|mut f| {
+                    use std::io::Write;
+                    writeln!(f, "certfile {}\nkeyfile {}", cert.display(), key.display())
+                })
+                .unwrap();
+        })
+    }
+
+    pub fn tls_url(&self) -> String {
+        format!("mqtts://localhost:{}", self.port)
+    }
+
+    /// Stops the broker (as a crash would: SIGKILL) and starts it again on the same port with
+    /// the same configuration. Nothing retained survives (`persistence false`).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Mosquitto::spawn(&self._dir.path().join("mosquitto.conf"), self.port);
+    }
+
+    fn spawn(conf: &std::path::Path, port: u16) -> Child {
         let child = Command::new(binary())
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -87,6 +109,20 @@ impl Mosquitto {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        child
+    }
+
+    fn start_with(auth: &str, extra: impl FnOnce(&std::path::Path)) -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\n{auth}persistence false\n"),
+        )
+        .unwrap();
+        extra(dir.path());
+        let child = Mosquitto::spawn(&conf, port);
         Mosquitto {
             child,
             port,

@@ -60,6 +60,27 @@ fn report(mounts: &[(&str, f64)]) -> Report {
                       "rx_errors_per_sec": 0.0, "tx_errors_per_sec": 0.0, "rx_drops_per_sec": 0.0, "tx_drops_per_sec": 0.0}}]},
         "thermal": {"sensors": [{"chip": "hwmon0", "chip_name": "coretemp", "sensor": "temp1", "label": "Package id 0", "celsius": 48.0}],
                     "zones": [], "cpu_max_celsius": 48.0},
+        "containers": {"socket": "/var/run/docker.sock", "running": 3, "unhealthy": 1, "containers": [
+            {"id": "a1", "name": "web", "image": "nginx", "state": "running", "status": "Up (healthy)",
+             "health": {"status": "healthy", "failing_streak": 0}},
+            {"id": "b2", "name": "db.main", "image": "postgres", "state": "running", "status": "Up (unhealthy)",
+             "health": {"status": "unhealthy", "failing_streak": 4}},
+            {"id": "c3", "name": "cron", "image": "busybox", "state": "running", "status": "Up"}]},
+        "systemd": {"units": [
+            {"name": "nginx.service", "load_state": "loaded", "active_state": "active", "sub_state": "running", "expected_active": true},
+            {"name": "cloudflared.service", "load_state": "loaded", "active_state": "activating", "sub_state": "auto-restart", "expected_active": true},
+            {"name": "apt-daily.service", "load_state": "loaded", "active_state": "inactive", "sub_state": "dead", "expected_active": false}],
+            "failed_units": 2, "failed_unit_names": ["a.service", "b.service"]},
+        "checks": {"checks": [
+            {"name": "root_disk", "state": "warning", "exit_code": 1, "status": "DISK WARNING", "duration_seconds": 0.04, "last_run": 1_700_000_090_000i64, "consecutive_failures": 1},
+            {"name": "http", "state": "ok", "exit_code": 0, "status": "HTTP OK", "duration_seconds": 0.01, "last_run": 1_700_000_090_000i64, "consecutive_failures": 0}]},
+        "zfs": {"pools": [
+            {"name": "rpool", "state": "DEGRADED", "read_errors": 0, "write_errors": 0, "checksum_errors": 0, "vdevs": []},
+            {"name": "tank", "state": "ONLINE", "read_errors": 0, "write_errors": 0, "checksum_errors": 0, "vdevs": []}]},
+        "smart": {"devices": [
+            {"name": "/dev/sda", "state": "ok", "passed": true},
+            {"name": "/dev/nvme0", "state": "ok", "passed": false},
+            {"name": "/dev/sdb", "state": "standby"}]},
     });
     Report {
         schema_version: SCHEMA_VERSION,
@@ -119,6 +140,30 @@ async fn state_availability_and_discovery_that_matches_the_state() {
     assert_eq!(state["temperatures"]["coretemp_temp1"]["celsius"], 48.0);
     assert_eq!(state["problem_disk_full"], "ON", "/srv/data is over 90 %");
     assert_eq!(state["problem_section_errors"], "OFF");
+    assert_eq!(state["containers_running"], 3);
+    assert_eq!(state["containers_unhealthy"], 1);
+    assert_eq!(state["containers"]["web"]["unhealthy"], "OFF");
+    assert_eq!(state["containers"]["db_main"]["unhealthy"], "ON");
+    assert_eq!(state["containers"]["db_main"]["name"], "db.main");
+    assert!(
+        state["containers"].get("cron").is_none(),
+        "no health check, no health entity"
+    );
+    assert_eq!(state["failed_units"], 2);
+    assert_eq!(state["units"]["nginx_service"]["inactive"], "OFF");
+    assert_eq!(state["units"]["cloudflared_service"]["inactive"], "ON");
+    assert!(state["units"].get("apt-daily_service").is_none());
+    assert_eq!(state["checks"]["root_disk"]["state"], "WARNING");
+    assert_eq!(state["checks"]["http"]["state"], "OK");
+    assert_eq!(state["checks_not_ok"], 1);
+    assert_eq!(state["zfs_pools"]["rpool"]["unhealthy"], "ON");
+    assert_eq!(state["zfs_pools"]["tank"]["unhealthy"], "OFF");
+    assert_eq!(state["disks_smart"]["sda"]["failing"], "OFF");
+    assert_eq!(state["disks_smart"]["nvme0"]["failing"], "ON");
+    assert_eq!(
+        state["disks_smart"]["sdb"]["failing"], "OFF",
+        "a sleeping disk has no verdict"
+    );
 
     let online = watcher.last_on(AVAILABILITY);
     assert_eq!(online.text(), "online");
@@ -148,6 +193,21 @@ async fn state_availability_and_discovery_that_matches_the_state() {
         "temperatures_coretemp_temp1_celsius",
         "problem_disk_full",
         "problem_section_errors",
+        "containers_running",
+        "containers_unhealthy",
+        "containers_web_unhealthy",
+        "containers_db_main_unhealthy",
+        "failed_units",
+        "units_nginx_service_inactive",
+        "units_cloudflared_service_inactive",
+        "checks_root_disk_state",
+        "checks_http_state",
+        "checks_not_ok",
+        "zfs_pools_rpool_unhealthy",
+        "zfs_pools_tank_unhealthy",
+        "disks_smart_sda_failing",
+        "disks_smart_nvme0_failing",
+        "disks_smart_sdb_failing",
     ];
     let all = watcher.wait_for("every discovery config", |m| {
         let c = configs(m);
@@ -223,9 +283,40 @@ async fn state_availability_and_discovery_that_matches_the_state() {
                     "{value}"
                 );
             }
+            _ if m.topic.contains("/checks_") && m.topic.ends_with("_state/config") => {
+                assert!(
+                    ["OK", "WARNING", "CRITICAL", "UNKNOWN"].contains(&value.as_str().unwrap()),
+                    "{}: {value}",
+                    m.topic
+                );
+                assert!(c.get("state_class").is_none(), "a text state: {c}");
+            }
             _ => assert!(value.is_number(), "{}: {value}", m.topic),
         }
     }
+    let pool = all
+        .iter()
+        .find(|m| m.topic.ends_with("/zfs_pools_rpool_unhealthy/config"))
+        .unwrap();
+    assert!(
+        pool.topic.starts_with("homeassistant/binary_sensor/"),
+        "{}",
+        pool.topic
+    );
+    assert_eq!(
+        pool.json()["value_template"],
+        "{{ value_json['zfs_pools']['rpool']['unhealthy'] }}"
+    );
+    let check = all
+        .iter()
+        .find(|m| m.topic.ends_with("/checks_root_disk_state/config"))
+        .unwrap()
+        .json();
+    assert_eq!(check["name"], "Check root_disk");
+    assert_eq!(
+        resolve_template(check["value_template"].as_str().unwrap(), &state),
+        Some(&json!("WARNING"))
+    );
     let cpu = all
         .iter()
         .find(|m| m.topic.ends_with("/cpu_pct/config"))
@@ -698,4 +789,183 @@ async fn mqtt_as_the_only_sink_with_no_broker_stops_the_agent_with_one_clear_err
         text.contains("within 1 s") && text.contains("only sink"),
         "{text}"
     );
+}
+
+/// A CA (PEM) and a server certificate for `localhost` it signed, with its key (PEM).
+fn broker_pki() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name
+        .push(DnType::CommonName, "hostwatch test broker CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), server.pem(), server_key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_a_private_ca_delivers_the_state_and_refuses_an_unknown_ca() {
+    init();
+    let (ca_pem, cert_pem, key_pem) = broker_pki();
+    let broker = Mosquitto::start_tls(&cert_pem, &key_pem);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+
+    // Another CA: the broker's certificate is not trusted, so it never connects.
+    let (other_ca, _, _) = broker_pki();
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_file, &other_ca).unwrap();
+    let untrusting = MqttSink::start(
+        &MqttConfig {
+            url: Some(broker.tls_url()),
+            ca_file: Some(other_file),
+            ..MqttConfig::default()
+        },
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    let error = untrusting
+        .wait_connected(Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("UnknownIssuer"),
+        "{error}"
+    );
+    untrusting.shutdown().await;
+
+    let sink = MqttSink::start(
+        &MqttConfig {
+            url: Some(broker.tls_url()),
+            ca_file: Some(ca_file),
+            ..MqttConfig::default()
+        },
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    sink.wait_connected(Duration::from_secs(20)).await.unwrap();
+    // Read back over the same TLS listener; the state is not retained, so keep ticking until
+    // the subscriber (connecting meanwhile) gets one.
+    let port = broker.port;
+    let reader = tokio::task::spawn_blocking(move || tls_subscribe(port, &ca_pem, STATE));
+    while !reader.is_finished() {
+        sink.offer(&report(&[("/", 40.0)]));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = reader.await.unwrap();
+    assert_eq!(state["host"], "web01.example.com");
+    assert_eq!(state["filesystems"]["root"]["used_pct"], 40.0);
+    sink.shutdown().await;
+}
+
+/// The retained or next message on `topic`, read over TLS with `ca_pem` trusted.
+fn tls_subscribe(port: u16, ca_pem: &str, topic: &str) -> Value {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+    use rustls::pki_types::pem::PemObject;
+    let mut options = MqttOptions::new("tls-watcher", "localhost", port);
+    // Pings keep events coming, so the deadline below is checked even if nothing arrives.
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let roots = {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        roots
+    };
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    options.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(config))));
+    let (client, mut connection) = Client::new(options, 16);
+    client.subscribe(topic, QoS::AtLeastOnce).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for event in connection.iter() {
+        assert!(std::time::Instant::now() < deadline, "no state over TLS");
+        match event {
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic => {
+                return serde_json::from_slice(&p.payload).unwrap();
+            }
+            Ok(_) => {}
+            Err(e) => panic!("TLS subscriber: {e}"),
+        }
+    }
+    panic!("the subscriber's connection ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_broker_restart_the_agent_reconnects_and_republishes_availability_and_discovery() {
+    init();
+    let mut broker = Mosquitto::start();
+    let sink = MqttSink::start(
+        &mqtt_config(&broker),
+        "web01.example.com",
+        Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
+    sink.wait_connected(Duration::from_secs(20)).await.unwrap();
+    sink.offer(&report(&[("/", 40.0)]));
+    let before = Watcher::new(broker.port, &["hostwatch/#", "homeassistant/#"]);
+    let first = before.wait_for("discovery", |m| {
+        let c = configs(m);
+        (c.len() >= 20).then_some(c.len())
+    });
+
+    // The broker dies and comes back empty (no persistence): nothing retained survives.
+    broker.restart();
+    let after = Watcher::new(broker.port, &["hostwatch/#", "homeassistant/#"]);
+    // Whatever arrives retained now, the agent published after it reconnected.
+    after.wait_for("availability online", |m| {
+        m.iter()
+            .any(|m| m.topic == AVAILABILITY && m.text() == "online")
+            .then_some(())
+    });
+    let again = after.wait_for("every discovery config again", |m| {
+        let c: Vec<Message> = configs(m)
+            .into_iter()
+            .filter(|m| !m.payload.is_empty())
+            .collect();
+        (c.len() >= first).then_some(c)
+    });
+    assert!(again.iter().any(|m| m.topic.ends_with("/cpu_pct/config")));
+    // A subscriber that comes later still finds them retained on the new broker.
+    let late = Watcher::new(
+        broker.port,
+        &["homeassistant/#", "hostwatch/+/availability"],
+    );
+    let retained = late.wait_for("retained after the restart", |m| {
+        (configs(m).len() >= first && m.iter().any(|m| m.topic == AVAILABILITY)).then(|| m.to_vec())
+    });
+    assert!(retained.iter().all(|m| m.retain), "{retained:?}");
+    assert_eq!(
+        retained
+            .iter()
+            .find(|m| m.topic == AVAILABILITY)
+            .unwrap()
+            .text(),
+        "online"
+    );
+    // The state flows again on the next tick.
+    sink.offer(&report(&[("/", 42.0)]));
+    after.wait_for("the next state", |m| {
+        m.iter()
+            .any(|m| m.topic == STATE && m.json()["filesystems"]["root"]["used_pct"] == 42.0)
+            .then_some(())
+    });
+    sink.shutdown().await;
 }

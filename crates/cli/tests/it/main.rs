@@ -13,6 +13,8 @@ mod digest;
 #[cfg(feature = "hub")]
 mod hub;
 #[cfg(feature = "hub")]
+mod hub_commands;
+#[cfg(feature = "hub")]
 mod loadgen;
 // The agent tests' Mosquitto harness, shared rather than copied.
 #[path = "../../../agent/tests/it/mosquitto.rs"]

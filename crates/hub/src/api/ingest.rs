@@ -130,6 +130,7 @@ fn envelope<S>(
         server_time: Some(now),
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
+        commands: Vec::new(),
     }
 }
 
@@ -170,7 +171,9 @@ async fn store_reports<S: Store>(
     }
     // Durable now: tell the live views (nobody listening is fine).
     let _ = hub.updates.send(crate::hub::HostUpdate { host: host.id });
-    Ok(envelope(hub, host, outcome, now))
+    let mut reply = envelope(hub, host, outcome, now);
+    reply.commands = crate::commands::take_for(hub, host.id, now).await;
+    Ok(reply)
 }
 
 async fn store_job_runs<S: Store>(

@@ -3,6 +3,7 @@
 
 mod alerts;
 pub(crate) mod auth;
+pub(crate) mod commands;
 mod ingest;
 mod insight;
 mod notify;
@@ -22,6 +23,7 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
     let ingest = axum::Router::new()
         .route("/api/v1/reports", post(ingest::reports::<S>))
         .route("/api/v1/job-runs", post(ingest::job_runs::<S>))
+        .route("/api/v1/command-results", post(commands::result::<S>))
         // The limit applies to the decompressed body, so a small zstd bomb cannot get past it.
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::decompression::RequestDecompressionLayer::new());
@@ -40,6 +42,10 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         )
         .route("/api/v1/hosts/{name}/tags", put(query::set_tags::<S>))
         .route("/api/v1/hosts/{name}/jobs", get(query::jobs::<S>))
+        .route(
+            "/api/v1/hosts/{name}/commands",
+            get(commands::list::<S>).post(commands::create::<S>),
+        )
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
         .route("/api/v1/score", get(insight::fleet_score::<S>))

@@ -337,6 +337,83 @@ pub struct DeliveryQuery {
     pub limit: u32,
 }
 
+/// A remote command as queued: signed, for one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCommand {
+    pub host: HostId,
+    /// The admin who asked.
+    pub requested_by: String,
+    /// Unix ms.
+    pub requested_at: i64,
+    /// What the agent receives (request id, command, params, expiry, signature).
+    pub signed: hostwatch_proto::SignedCommand,
+}
+
+/// Where a remote command is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    /// Waiting for the host's next report.
+    Queued,
+    /// Handed to the host in an envelope; no result yet.
+    Sent,
+    /// The host posted its result (which may be a refusal).
+    Done,
+    /// Not sent before its expiry.
+    Expired,
+}
+
+impl CommandState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Queued => "queued",
+            CommandState::Sent => "sent",
+            CommandState::Done => "done",
+            CommandState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CommandState> {
+        Some(match s {
+            "queued" => CommandState::Queued,
+            "sent" => CommandState::Sent,
+            "done" => CommandState::Done,
+            "expired" => CommandState::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// A remote command with where it is and, once done, its result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandRecord {
+    pub request_id: String,
+    pub host: String,
+    pub command: String,
+    pub params: Vec<String>,
+    pub requested_by: String,
+    /// Unix ms.
+    pub requested_at: i64,
+    pub expires_at: i64,
+    pub state: CommandState,
+    pub sent_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub result: Option<hostwatch_proto::CommandResult>,
+}
+
+/// What posting a command result did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultOutcome {
+    /// Stored; the request as it is now.
+    Stored(Box<CommandRecord>),
+    /// The request already had its result; this one was not stored.
+    Duplicate,
+    /// No request has this id.
+    Unknown,
+    /// The request belongs to another host.
+    OtherHost,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} already exists")]
@@ -628,6 +705,42 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The latest state of every host that has reported, in one go (the fleet overview).
     fn latest_all(&self) -> impl Future<Output = Result<Vec<(HostId, Report)>, StoreError>> + Send;
+
+    /// Stores a signed command as queued and records a `command_requested` event.
+    fn queue_command(
+        &self,
+        command: NewCommand,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Hosts with queued commands (the hub's hint after a restart).
+    fn hosts_with_queued_commands(
+        &self,
+    ) -> impl Future<Output = Result<Vec<HostId>, StoreError>> + Send;
+
+    /// The host's queued, unexpired commands, marked sent at `now` (each is sent once);
+    /// queued ones past their expiry become expired.
+    fn take_commands(
+        &self,
+        host: HostId,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<hostwatch_proto::SignedCommand>, StoreError>> + Send;
+
+    /// Stores the result of one of `host`'s commands, once per request id, and records a
+    /// `command_finished` event.
+    fn finish_command(
+        &self,
+        host: HostId,
+        result: hostwatch_proto::CommandResult,
+        now: i64,
+    ) -> impl Future<Output = Result<ResultOutcome, StoreError>> + Send;
+
+    /// A host's commands, newest first; queued ones past their expiry show as expired.
+    fn commands(
+        &self,
+        host: HostId,
+        now: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<CommandRecord>, StoreError>> + Send;
 }
 
 #[cfg(test)]

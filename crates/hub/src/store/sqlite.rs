@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 
 mod users;
 
+mod commands;
+
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
@@ -1228,6 +1230,40 @@ impl Store for SqliteStore {
 
     async fn latest_all(&self) -> Result<Vec<(HostId, Report)>, StoreError> {
         self.latest_all_impl().await
+    }
+
+    async fn queue_command(&self, command: super::NewCommand) -> Result<(), StoreError> {
+        self.queue_command_impl(command).await
+    }
+
+    async fn hosts_with_queued_commands(&self) -> Result<Vec<HostId>, StoreError> {
+        self.hosts_with_queued_commands_impl().await
+    }
+
+    async fn take_commands(
+        &self,
+        host: HostId,
+        now: i64,
+    ) -> Result<Vec<hostwatch_proto::SignedCommand>, StoreError> {
+        self.take_commands_impl(host, now).await
+    }
+
+    async fn finish_command(
+        &self,
+        host: HostId,
+        result: hostwatch_proto::CommandResult,
+        now: i64,
+    ) -> Result<super::ResultOutcome, StoreError> {
+        self.finish_command_impl(host, result, now).await
+    }
+
+    async fn commands(
+        &self,
+        host: HostId,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<super::CommandRecord>, StoreError> {
+        self.commands_impl(host, now, limit).await
     }
 }
 

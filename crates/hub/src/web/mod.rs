@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod assets;
+pub mod commands;
 pub mod csrf;
 pub mod format;
 pub mod host;
@@ -67,6 +68,10 @@ pub fn router<S: Store>(_hub: Arc<Hub<S>>) -> axum::Router<Arc<Hub<S>>> {
         .route("/hosts/{name}", get(host::page::<S>))
         .route("/alerts", get(alerts::page::<S>))
         .route("/admin/notifications", get(notifications::page::<S>))
+        .route(
+            "/hosts/{name}/commands",
+            get(commands::page::<S>).post(commands::submit::<S>),
+        )
         .route("/events/fleet", get(live::fleet::<S>))
         .route("/login", get(login::form::<S>).post(login::submit::<S>))
         .route("/logout", post(login::logout::<S>))

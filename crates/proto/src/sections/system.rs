@@ -23,6 +23,9 @@ pub struct System {
     /// Set when the agent runs inside a container or an LXC guest with cgroup limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerLimits>,
+    /// The remote commands this agent allows (`[[commands]]`), so the hub can offer them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::CommandInfo>,
 }
 
 /// The parts of `/etc/os-release` worth showing.

@@ -17,11 +17,18 @@
 //! | `filesystems.<key>.{mount,used_pct,free_bytes,size_bytes}` | per mount; free = available to users |
 //! | `interfaces.<key>.{name,rx_bytes_per_sec,tx_bytes_per_sec}` | per interface |
 //! | `temperatures.<key>.{sensor,celsius}` | per hwmon sensor |
+//! | `containers_running`, `containers_unhealthy` | counts |
+//! | `containers.<key>.{name,health,unhealthy}` | per container with a health check; `unhealthy` `ON` / `OFF` |
+//! | `failed_units` | systemd units in `failed` |
+//! | `units.<key>.{name,active_state,inactive}` | per unit expected active; `inactive` `ON` when not `active` |
+//! | `checks.<key>.{name,state}`, `checks_not_ok` | per check: `OK`, `WARNING`, `CRITICAL`, `UNKNOWN` |
+//! | `zfs_pools.<key>.{name,state,unhealthy}` | per pool; `unhealthy` `ON` when not `ONLINE` |
+//! | `disks_smart.<key>.{name,failing}` | per disk; `failing` `ON` when SMART says it failed |
 //! | `problem_disk_full`, `problem_section_errors` | `ON` / `OFF` |
 //! | `section_errors` | names of the sources whose last collection failed |
 //!
-//! `<key>` is the mount, interface or sensor cleaned to `[a-zA-Z0-9_-]` (`/` → `root`,
-//! `/var/lib` → `var_lib`).
+//! `<key>` is the mount, interface, sensor, container, unit, check, pool or disk cleaned to
+//! `[a-zA-Z0-9_-]` (`/` → `root`, `/var/lib` → `var_lib`, `/dev/sda` → `sda`).
 //!
 //! Every value is added together with the Home Assistant entity that reads it
 //! ([`StateBuilder::sensor`]), so a template can never point at a key the state lacks. A new
@@ -85,6 +92,8 @@ pub const CELSIUS: Kind = Kind::new(Some("temperature"), Some("measurement"), So
 pub const COUNT: Kind = Kind::new(None, Some("measurement"), None);
 pub const TIMESTAMP: Kind = Kind::new(Some("timestamp"), None, None);
 pub const PROBLEM: Kind = Kind::new(Some("problem"), None, None);
+/// A text state (a check's `OK` / `WARNING` / `CRITICAL` / `UNKNOWN`).
+pub const TEXT: Kind = Kind::new(None, None, None);
 
 /// One Home Assistant entity reading one value of the state JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,12 +158,23 @@ impl StateBuilder {
 
     /// A problem binary sensor: `ON` when `on`.
     pub fn problem(&mut self, section: &'static str, key: &str, on: bool, name: &str) {
-        self.put(&[key], Value::from(if on { "ON" } else { "OFF" }));
+        self.problem_at(section, &[key], on, name);
+    }
+
+    /// A problem binary sensor at `path` (per item: a container, a unit, a pool, a disk).
+    pub fn problem_at(
+        &mut self,
+        section: &'static str,
+        path: &[&str],
+        on: bool,
+        name: impl Into<String>,
+    ) {
+        self.put(path, Value::from(if on { "ON" } else { "OFF" }));
         self.entities.push(Entity {
             component: Component::BinarySensor,
-            key: key.to_string(),
-            name: name.to_string(),
-            path: vec![key.to_string()],
+            key: path.join("_"),
+            name: name.into(),
+            path: path.iter().map(|s| s.to_string()).collect(),
             kind: PROBLEM,
             section,
         });
@@ -419,9 +439,117 @@ pub fn build(report: &Report, disk_full_pct: f64) -> StateBuilder {
             );
         }
     }
-    // Sources other collectors add go here, one line per value, e.g.
-    // `if let Some(c) = ok(&s.containers) { b.sensor("containers", &["containers_unhealthy"], c.unhealthy, "Containers unhealthy", COUNT); }`
-    let _ = COUNT;
+    // Sources other collectors add go here, one line per value.
+    if let Some(c) = ok(&s.containers) {
+        let count = COUNT.icon("mdi:docker");
+        b.sensor(
+            "containers",
+            &["containers_running"],
+            c.running,
+            "Containers running",
+            count,
+        );
+        b.sensor(
+            "containers",
+            &["containers_unhealthy"],
+            c.unhealthy,
+            "Containers unhealthy",
+            count,
+        );
+        // Only containers with a health check get a health entity.
+        let with_health: Vec<_> = c.containers.iter().filter(|x| x.health.is_some()).collect();
+        let keys = keys_for(with_health.iter().map(|x| x.name.as_str()), clean);
+        for x in with_health {
+            let key = &keys[&x.name];
+            let health = x.health.as_ref().map_or("", |h| h.status.as_str());
+            b.put(&["containers", key, "name"], x.name.clone().into());
+            b.put(&["containers", key, "health"], health.into());
+            b.problem_at(
+                "containers",
+                &["containers", key, "unhealthy"],
+                health == "unhealthy",
+                format!("Container {} unhealthy", x.name),
+            );
+        }
+    }
+    if let Some(d) = ok(&s.systemd) {
+        b.sensor(
+            "systemd",
+            &["failed_units"],
+            d.failed_units,
+            "Failed units",
+            COUNT.icon("mdi:cog-off"),
+        );
+        let expected: Vec<_> = d.units.iter().filter(|u| u.expected_active).collect();
+        let keys = keys_for(expected.iter().map(|u| u.name.as_str()), clean);
+        for u in expected {
+            let key = &keys[&u.name];
+            b.put(&["units", key, "name"], u.name.clone().into());
+            b.put(
+                &["units", key, "active_state"],
+                u.active_state.clone().into(),
+            );
+            b.problem_at(
+                "systemd",
+                &["units", key, "inactive"],
+                u.active_state != "active",
+                format!("Unit {} not active", u.name),
+            );
+        }
+    }
+    if let Some(c) = ok(&s.checks) {
+        let keys = keys_for(c.checks.iter().map(|x| x.name.as_str()), clean);
+        let mut not_ok = 0u32;
+        for x in &c.checks {
+            let key = &keys[&x.name];
+            not_ok += u32::from(x.state != hostwatch_proto::sections::CheckState::Ok);
+            b.put(&["checks", key, "name"], x.name.clone().into());
+            b.sensor(
+                "checks",
+                &["checks", key, "state"],
+                x.state.to_string(),
+                format!("Check {}", x.name),
+                TEXT.icon("mdi:clipboard-check-outline"),
+            );
+        }
+        b.sensor(
+            "checks",
+            &["checks_not_ok"],
+            not_ok,
+            "Checks not OK",
+            COUNT.icon("mdi:clipboard-alert-outline"),
+        );
+    }
+    if let Some(z) = ok(&s.zfs) {
+        let keys = keys_for(z.pools.iter().map(|p| p.name.as_str()), clean);
+        for p in &z.pools {
+            let key = &keys[&p.name];
+            b.put(&["zfs_pools", key, "name"], p.name.clone().into());
+            b.put(&["zfs_pools", key, "state"], p.state.clone().into());
+            b.problem_at(
+                "zfs",
+                &["zfs_pools", key, "unhealthy"],
+                p.state != "ONLINE",
+                format!("ZFS pool {} health", p.name),
+            );
+        }
+    }
+    if let Some(sm) = ok(&s.smart) {
+        let keys = keys_for(sm.devices.iter().map(|d| d.name.as_str()), |n| {
+            clean(n.trim_start_matches("/dev/"))
+        });
+        for d in &sm.devices {
+            let key = &keys[&d.name];
+            b.put(&["disks_smart", key, "name"], d.name.clone().into());
+            // A disk asleep (standby) or unreadable has no verdict: not a failure by itself.
+            b.problem_at(
+                "smart",
+                &["disks_smart", key, "failing"],
+                d.passed == Some(false),
+                format!("Disk {} SMART health", d.name),
+            );
+        }
+    }
 
     let errors: Vec<&str> = s.errors().into_iter().map(|(n, _)| n).collect();
     if s.filesystems.is_some() {
