@@ -257,24 +257,24 @@ async fn story(driver: &WebDriver, base: &str, hub: &mut Killed, data: &Path, po
     // The admin logs in and sees every host loadgen enrolled.
     login(driver, base, "alice", "alice-password-1").await;
     assert_eq!(path_of(driver).await, "/");
-    let rows = driver
-        .find_all(By::Css("#fleet tbody tr.host"))
+    // Read in one script: live updates replace rows, so element handles could go stale.
+    let statuses = driver
+        .execute(
+            "return Array.from(document.querySelectorAll('#fleet tbody tr.host')).map(tr => [tr.id, tr.querySelector('.status').textContent.trim()]);",
+            Vec::new(),
+        )
         .await
-        .unwrap();
-    assert_eq!(rows.len(), HOSTS);
+        .unwrap()
+        .json()
+        .clone();
+    let statuses: Vec<(String, String)> = serde_json::from_value(statuses).unwrap();
+    assert_eq!(statuses.len(), HOSTS, "{statuses:?}");
     for i in 0..HOSTS {
-        let row = driver
-            .find(By::Id(format!("row-loadgen-{i}")))
-            .await
-            .unwrap();
-        let status = row
-            .find(By::Css(".status"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(status, "up", "loadgen-{i}");
+        let row = format!("row-loadgen-{i}");
+        assert!(
+            statuses.contains(&(row.clone(), "up".to_string())),
+            "{row} is listed and up: {statuses:?}"
+        );
     }
     assert!(
         driver.find(By::Id("enrol-link")).await.is_ok(),
