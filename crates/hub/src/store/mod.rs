@@ -581,7 +581,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(HostId, StoredChunk)>, StoreError>> + Send;
 
-    /// Deletes what is older than the retention allows.
+    /// Deletes what is older than the retention allows, and expired login sessions.
     fn apply_retention(
         &self,
         now: i64,

@@ -1089,6 +1089,9 @@ impl Store for SqliteStore {
                     [now - retention.reports_ms],
                 )
                 .map_err(db)? as u64;
+            // Expired sessions: refused already, removed here so the table stays small.
+            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
             Ok(removed)
         })
         .await

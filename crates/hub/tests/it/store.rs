@@ -147,3 +147,27 @@ async fn concurrent_ingests_from_many_hosts_all_land() {
         assert_eq!(hub.stored_reports(&format!("host-{h}")).await, 10);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_expired_sessions_and_keeps_live_ones() {
+    use hostwatch_hub::store::{Role, User};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let user = User {
+        name: "alice".into(),
+        role: Role::Admin,
+        created_at: 0,
+    };
+    store.create_user(&user, "$argon2id$stub").await.unwrap();
+    let (old, live) = ([1u8; 32], [2u8; 32]);
+    store.create_session(old, "alice", 0, 1_000).await.unwrap();
+    store
+        .create_session(live, "alice", 0, 10_000)
+        .await
+        .unwrap();
+    let retention = HubConfig::default().retention.as_store();
+    store.apply_retention(5_000, retention).await.unwrap();
+    // Asked as of a time before either expired: only the row that is still there answers.
+    assert!(store.session(old, 500).await.unwrap().is_none(), "purged");
+    assert!(store.session(live, 500).await.unwrap().is_some(), "kept");
+}
