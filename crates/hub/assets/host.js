@@ -77,7 +77,11 @@
       body.innerHTML = '<p class="nodata">No data in this range.</p>';
       return;
     }
+    // The chosen range's ends are stamps too, so the x axis spans the whole range the viewer
+    // picked, not only the part that has data.
     var stamps = {};
+    stamps[from] = true;
+    stamps[to] = true;
     lines.forEach(function (l) { l.points.forEach(function (p) { stamps[p[0]] = true; }); });
     var horizon = to + (to - from) / 2;
     projections.forEach(function (p) {
@@ -107,7 +111,8 @@
       raw.push(avg);
       if (def.stacked) {
         var below = i > 0 ? data[data.length - 1] : null;
-        var stacked = avg.map(function (v, k) { return (v == null ? 0 : v) + (below ? (below[k] || 0) : 0); });
+        // No sample, no point: a gap stays a gap (the range's ends have none).
+        var stacked = avg.map(function (v, k) { return v == null ? null : v + (below ? (below[k] || 0) : 0); });
         data.push(stacked);
         var idx = data.length - 1;
         series.push({
