@@ -135,42 +135,43 @@ async fn a_request_refused_over_mqtt_reaches_the_hub_once_with_the_next_report()
     })
     .await;
 
-    let state = hub.lock();
-    let statuses: Vec<u16> = state.requests.iter().map(|r| r.status).collect();
-    assert_eq!(statuses[0], 503, "{statuses:?}");
-    let stored_one = state
-        .stored
-        .iter()
-        .find(|d| d["seq"] == 1)
-        .expect("report 1");
-    let audit = stored_one["audit"].as_array().expect("an audit list");
-    assert_eq!(audit.len(), 2, "{audit:?}");
-    assert_eq!(audit[0]["origin"], "mqtt");
-    assert_eq!(audit[0]["request_id"], "x1");
-    assert_eq!(audit[0]["command"], "reboot");
-    assert_eq!(audit[0]["params"], serde_json::json!(["now"]));
-    assert_eq!(audit[0]["outcome"], "refused");
-    assert!(
-        audit[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("unknown command `reboot`")
-    );
-    assert_eq!(audit[1]["request_id"], "g1");
-    assert_eq!(audit[1]["outcome"], "ran");
-    assert_eq!(audit[1]["exit_code"], 0);
-    let stored_two = state.stored.iter().find(|d| d["seq"] == 2).unwrap();
-    assert!(stored_two.get("audit").is_none(), "{stored_two}");
-    // Every attempt of report 1 carried the same entries; none went out twice as new entries.
-    let carrying_x1: Vec<u64> = state
-        .requests
-        .iter()
-        .flat_map(|r| r.documents.iter())
-        .filter(|d| d.to_string().contains("\"x1\""))
-        .map(|d| d["seq"].as_u64().unwrap())
-        .collect();
-    assert!(carrying_x1.iter().all(|&s| s == 1), "{carrying_x1:?}");
-    drop(state);
+    {
+        let state = hub.lock();
+        let statuses: Vec<u16> = state.requests.iter().map(|r| r.status).collect();
+        assert_eq!(statuses[0], 503, "{statuses:?}");
+        let stored_one = state
+            .stored
+            .iter()
+            .find(|d| d["seq"] == 1)
+            .expect("report 1");
+        let audit = stored_one["audit"].as_array().expect("an audit list");
+        assert_eq!(audit.len(), 2, "{audit:?}");
+        assert_eq!(audit[0]["origin"], "mqtt");
+        assert_eq!(audit[0]["request_id"], "x1");
+        assert_eq!(audit[0]["command"], "reboot");
+        assert_eq!(audit[0]["params"], serde_json::json!(["now"]));
+        assert_eq!(audit[0]["outcome"], "refused");
+        assert!(
+            audit[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("unknown command `reboot`")
+        );
+        assert_eq!(audit[1]["request_id"], "g1");
+        assert_eq!(audit[1]["outcome"], "ran");
+        assert_eq!(audit[1]["exit_code"], 0);
+        let stored_two = state.stored.iter().find(|d| d["seq"] == 2).unwrap();
+        assert!(stored_two.get("audit").is_none(), "{stored_two}");
+        // Every attempt of report 1 carried the same entries; none went out twice as new entries.
+        let carrying_x1: Vec<u64> = state
+            .requests
+            .iter()
+            .flat_map(|r| r.documents.iter())
+            .filter(|d| d.to_string().contains("\"x1\""))
+            .map(|d| d["seq"].as_u64().unwrap())
+            .collect();
+        assert!(carrying_x1.iter().all(|&s| s == 1), "{carrying_x1:?}");
+    }
     sink.shutdown().await;
     mqtt.shutdown().await;
 }
