@@ -107,6 +107,8 @@ impl Agent {
             tiers: tiers.to_vec(),
             sections: Default::default(),
             spool: None,
+            audit: Vec::new(),
+            audit_dropped_total: 0,
         };
         for entry in &mut self.collectors {
             if !tiers.contains(&entry.scheduled.tier) {

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod forward;
 pub mod signing;
 
 use crate::runner::{Command, Exit, RunError, Runner};
@@ -131,6 +132,8 @@ pub struct Commands {
     specs: Vec<Compiled>,
     runner: Runner,
     audit: Audit,
+    /// Audit entries waiting for the next report to the hub.
+    forward: forward::AuditQueue,
     keys: Vec<VerifyingKey>,
     /// Signed request ids seen, with their expiry, so none runs twice.
     seen: Mutex<HashMap<String, i64>>,
@@ -192,6 +195,7 @@ impl Commands {
             specs,
             runner,
             audit: Audit::new(audit_path, remote.audit_max_bytes),
+            forward: forward::AuditQueue::new(forward::CAPACITY),
             keys,
             seen: Mutex::new(HashMap::new()),
         })
@@ -199,6 +203,12 @@ impl Commands {
 
     pub fn audit_path(&self) -> &std::path::Path {
         self.audit.path()
+    }
+
+    /// The audit entries not yet sent to the hub (which leave the queue), and how many were
+    /// dropped since start: for the next report's `audit` and `audit_dropped_total`.
+    pub fn take_audit_for_hub(&self) -> (Vec<hostwatch_proto::AuditEntry>, u64) {
+        self.forward.take()
     }
 
     /// Answers a raw request (malformed JSON included).
@@ -417,8 +427,25 @@ impl Commands {
     }
 
     fn record(&self, origin: Origin, response: &Response, params: &[String], result: &str) {
+        let now = jiff::Timestamp::now();
+        self.forward.push(hostwatch_proto::AuditEntry {
+            at: now.as_millisecond(),
+            origin: origin.as_str().to_string(),
+            request_id: response.request_id.clone(),
+            command: response.command.clone(),
+            params: params.to_vec(),
+            outcome: if result == "rejected" {
+                hostwatch_proto::AuditOutcome::Refused
+            } else {
+                hostwatch_proto::AuditOutcome::Ran
+            },
+            ok: result == "ok",
+            exit_code: response.exit_code,
+            reason: response.error.clone(),
+            duration_ms: response.duration_ms,
+        });
         self.audit.record(&AuditRecord {
-            time: jiff::Timestamp::now().to_string(),
+            time: now.to_string(),
             origin: origin.as_str(),
             request_id: &response.request_id,
             command: &response.command,
@@ -544,5 +571,68 @@ mod tests {
             })
             .collect();
         assert_eq!(results, ["hub:rejected", "hub:ok", "hub:rejected"]);
+        // The same three wait for the hub, without the signature.
+        let (queued, dropped) = commands.take_audit_for_hub();
+        let outcomes: Vec<_> = queued.iter().map(|e| (e.outcome, e.ok)).collect();
+        use hostwatch_proto::AuditOutcome::{Ran, Refused};
+        assert_eq!(outcomes, [(Refused, false), (Ran, true), (Refused, false)]);
+        assert_eq!(dropped, 0);
+        assert_eq!(queued[1].exit_code, Some(0));
+        assert!(queued[2].reason.as_deref().unwrap().contains("replayed"));
+        let json = serde_json::to_string(&queued).unwrap();
+        assert!(
+            !json.contains("signature\"") && !json.contains(&private),
+            "{json}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_mqtt_request_is_queued_for_the_hub_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let commands = Commands::new(
+            "web1",
+            &touch_commands(dir.path()),
+            &RemoteCommandsConfig::default(),
+            Runner::default(),
+            dir.path().join("audit.jsonl"),
+        )
+        .unwrap();
+        let unknown = br#"{"command": "reboot", "params": ["now"], "request_id": "m-1"}"#;
+        assert!(!commands.handle_json(unknown, Origin::Mqtt).await.ok);
+        let too_many = br#"{"command": "touch", "params": ["x"], "request_id": "m-2"}"#;
+        assert!(!commands.handle_json(too_many, Origin::Mqtt).await.ok);
+        assert!(!commands.handle_json(b"{not json", Origin::Mqtt).await.ok);
+        let run = br#"{"command": "touch", "request_id": "m-3"}"#;
+        assert!(commands.handle_json(run, Origin::Mqtt).await.ok);
+        let (queued, _) = commands.take_audit_for_hub();
+        let seen: Vec<_> = queued
+            .iter()
+            .map(|e| (e.origin.as_str(), e.command.as_str(), e.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("mqtt", "reboot", "refused"),
+                ("mqtt", "touch", "refused"),
+                ("mqtt", "", "refused"),
+                ("mqtt", "touch", "ran"),
+            ]
+        );
+        assert_eq!(queued[0].params, ["now"]);
+        assert!(
+            queued[0]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("unknown command")
+        );
+        assert!(
+            queued[2]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("malformed request")
+        );
+        assert!(commands.take_audit_for_hub().0.is_empty(), "taken once");
     }
 }

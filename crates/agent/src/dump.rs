@@ -372,6 +372,8 @@ mod tests {
             tiers: vec![Tier::Fast, Tier::Medium],
             sections: Sections::default(),
             spool: None,
+            audit: Vec::new(),
+            audit_dropped_total: 0,
         }
     }
 

@@ -221,6 +221,7 @@ impl Collection {
             }
             if let Some(hub) = &self.hub {
                 report.spool = Some(hub.spool_stats());
+                hub.attach_audit(&mut report);
             }
             if let Err(e) = deliver(
                 report,

@@ -358,6 +358,8 @@ mod tests {
             tiers: vec![],
             sections: Default::default(),
             spool: None,
+            audit: Vec::new(),
+            audit_dropped_total: 0,
         }
     }
 

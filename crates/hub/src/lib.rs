@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod audit;
 pub mod commands;
 pub mod compact;
 pub mod config;

@@ -7,6 +7,7 @@
 //! Compatibility rules (see `docs/wire.md`): fields are added, never renamed or re-typed;
 //! unknown fields are ignored on read; a newer *major* [`SCHEMA_VERSION`] is refused.
 
+mod audit;
 pub mod command;
 mod envelope;
 mod job;
@@ -15,6 +16,7 @@ mod secret;
 mod section;
 pub mod sections;
 
+pub use audit::{AuditEntry, AuditOutcome};
 pub use command::{CommandInfo, CommandResult, ParamInfo, SignedCommand};
 pub use envelope::Envelope;
 pub use job::{JobOutcome, JobRun};

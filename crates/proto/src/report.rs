@@ -1,6 +1,6 @@
 //! The report: one document per collection tick, which is also the host's heartbeat.
 
-use crate::Sections;
+use crate::{AuditEntry, Sections};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -28,6 +28,18 @@ pub struct Report {
     /// The agent's delivery backlog, when it keeps one (the hub sink's spool).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool: Option<SpoolStats>,
+    /// Remote-command requests the agent audited since its previous report (any origin, run
+    /// or refused), oldest first; the hub stores them once with the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<AuditEntry>,
+    /// Audit entries the agent could not forward since it started (its queue for the hub was
+    /// full); they are still in the agent's own audit log.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audit_dropped_total: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The state of the agent's on-disk spool of undelivered reports, so the hub can alert when an
@@ -152,6 +164,8 @@ impl Report {
             tiers,
             sections,
             spool,
+            audit: _,
+            audit_dropped_total,
         } = newer;
         self.schema_version = *schema_version;
         self.host_id.clone_from(host_id);
@@ -161,6 +175,9 @@ impl Report {
         self.tiers.clone_from(tiers);
         self.sections.merge_from(sections);
         self.spool = *spool;
+        // Audit entries are events of one report, not state: the latest state never keeps them.
+        self.audit.clear();
+        self.audit_dropped_total = *audit_dropped_total;
     }
 
     /// The report as compact JSON, the wire form.

@@ -376,3 +376,54 @@ fn the_system_section_advertises_commands_optionally() {
     .unwrap();
     assert!(!serde_json::to_string(&none).unwrap().contains("commands"));
 }
+
+#[test]
+fn audit_entries_round_trip_byte_for_byte() {
+    use hostwatch_proto::AuditOutcome;
+    let text = fixture("report-v1-audit.json");
+    let report = Report::from_json(text.as_bytes()).expect("decodes");
+    assert_eq!(
+        pretty(&report),
+        text,
+        "re-encoding must reproduce the golden file"
+    );
+    assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
+    assert_eq!(report.audit.len(), 3);
+    assert_eq!(report.audit_dropped_total, 3);
+    let ran = &report.audit[0];
+    assert_eq!(
+        (ran.outcome, ran.ok, ran.exit_code),
+        (AuditOutcome::Ran, true, Some(0))
+    );
+    assert_eq!(ran.params, ["nginx"]);
+    let refused = &report.audit[2];
+    assert_eq!(refused.outcome, AuditOutcome::Refused);
+    assert!(refused.params.is_empty());
+    assert!(
+        refused
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("bad signature")
+    );
+    // No entry ever carries a signature.
+    assert!(!text.contains("signature\""));
+}
+
+#[test]
+fn a_report_without_audit_entries_omits_the_fields() {
+    let report = Report::from_json(fixture("report-v1-errors.json").as_bytes()).unwrap();
+    assert!(report.audit.is_empty());
+    let json = String::from_utf8(report.to_json()).unwrap();
+    assert!(!json.contains("audit"), "{json}");
+}
+
+#[test]
+fn the_latest_state_never_keeps_audit_entries() {
+    let mut latest = Report::from_json(fixture("report-v1-errors.json").as_bytes()).unwrap();
+    let newer = Report::from_json(fixture("report-v1-audit.json").as_bytes()).unwrap();
+    latest.absorb(&newer);
+    assert!(latest.audit.is_empty());
+    assert_eq!(latest.audit_dropped_total, 3);
+    assert_eq!(latest.seq, 2);
+}

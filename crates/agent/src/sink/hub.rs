@@ -396,6 +396,8 @@ pub struct HubSink {
     closing: Arc<AtomicBool>,
     task: JoinHandle<()>,
     timeout: Duration,
+    /// Whose audit entries ride on the reports.
+    commands: Option<Arc<Commands>>,
 }
 
 impl HubSink {
@@ -428,7 +430,7 @@ impl HubSink {
             warned_at: None,
             interval: interval_tx,
             closing: closing.clone(),
-            commands,
+            commands: commands.clone(),
         };
         let task = tokio::spawn(sender.run(rx));
         HubSink {
@@ -438,6 +440,18 @@ impl HubSink {
             closing,
             task,
             timeout,
+            commands,
+        }
+    }
+
+    /// Moves the audit entries waiting for the hub into `report` (its `audit` and
+    /// `audit_dropped_total`). They then travel, are spooled and retried with that report, so
+    /// the hub stores each once with it.
+    pub fn attach_audit(&self, report: &mut Report) {
+        if let Some(commands) = &self.commands {
+            let (entries, dropped_total) = commands.take_audit_for_hub();
+            report.audit = entries;
+            report.audit_dropped_total = dropped_total;
         }
     }
 

@@ -50,6 +50,8 @@ fn report(seq: u64) -> Report {
         tiers: vec![Tier::Fast],
         sections: Default::default(),
         spool: None,
+        audit: Vec::new(),
+        audit_dropped_total: 0,
     }
 }
 

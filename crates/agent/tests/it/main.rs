@@ -1,5 +1,6 @@
 //! The agent's integration tests: one binary, so the 2-core machine links once.
 
+mod audit_forward;
 mod checks;
 mod containers;
 mod fakedocker;

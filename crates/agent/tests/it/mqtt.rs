@@ -95,6 +95,8 @@ fn report(mounts: &[(&str, f64)]) -> Report {
         tiers: vec![Tier::Fast, Tier::Medium],
         sections: serde_json::from_value(sections).unwrap(),
         spool: None,
+        audit: Vec::new(),
+        audit_dropped_total: 0,
     }
 }
 

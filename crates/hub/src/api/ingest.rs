@@ -142,12 +142,14 @@ async fn store_reports<S: Store>(
     let docs = split_documents(body)?;
     too_many(hub, docs.len())?;
     let mut incoming = Vec::with_capacity(docs.len());
+    let mut audit = Vec::new();
     for (i, raw) in docs.into_iter().enumerate() {
-        let report = Report::from_json(raw.get().as_bytes())
+        let mut report = Report::from_json(raw.get().as_bytes())
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("document {i}: {e}")))?;
         if report.host_id != host.name {
             return Err(wrong_host(i, &report.host_id, &host.name));
         }
+        audit.extend(crate::audit::take_from(&mut report));
         let body = crate::store::compress(raw.get().as_bytes());
         incoming.push(IncomingReport { report, body });
     }
@@ -162,6 +164,8 @@ async fn store_reports<S: Store>(
         .ingest_reports(host.id, incoming, now, interval)
         .await?;
     crate::container_events::record(&hub.store, host.id, watchdog).await?;
+    // Also for duplicates: the entries are stored once each, and a retry repairs a lost write.
+    crate::audit::record(&hub.store, host.id, &host.name, audit, now).await?;
     if host.status != HostStatus::Up {
         // The report is the heartbeat: a host that reports is up, whatever it was.
         let message = format!("{} is up (was {})", host.name, host.status.as_str());

@@ -2,6 +2,7 @@
 //! for people and scripts (API tokens). The dashboard will use the same endpoints.
 
 mod alerts;
+mod audit;
 pub(crate) mod auth;
 pub(crate) mod commands;
 mod ingest;
@@ -46,6 +47,7 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
             "/api/v1/hosts/{name}/commands",
             get(commands::list::<S>).post(commands::create::<S>),
         )
+        .route("/api/v1/hosts/{name}/audit", get(audit::list::<S>))
         .route("/api/v1/hosts/{name}/series", get(query::series::<S>))
         .route("/api/v1/events", get(query::events::<S>))
         .route("/api/v1/score", get(insight::fleet_score::<S>))

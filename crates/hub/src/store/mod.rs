@@ -741,6 +741,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: i64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<CommandRecord>, StoreError>> + Send;
+
+    /// Stores the audit entries `host`'s agent forwarded, once per (instance, seq, position),
+    /// recording a `command_refused` event for each refusal stored; drops the host's entries
+    /// before `keep_since` (unix ms) and all but its newest `keep_max`. How many were new.
+    fn record_audit(
+        &self,
+        host: HostId,
+        host_name: String,
+        forwarded: Vec<crate::audit::Forwarded>,
+        keep_since: i64,
+        keep_max: u32,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// A host's audit entries, newest first.
+    fn audit(
+        &self,
+        host: HostId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<hostwatch_proto::AuditEntry>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod users;
 
+mod audit;
 mod commands;
 
 mod embedded {
@@ -1267,6 +1268,26 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<super::CommandRecord>, StoreError> {
         self.commands_impl(host, now, limit).await
+    }
+
+    async fn record_audit(
+        &self,
+        host: HostId,
+        host_name: String,
+        forwarded: Vec<crate::audit::Forwarded>,
+        keep_since: i64,
+        keep_max: u32,
+    ) -> Result<usize, StoreError> {
+        self.record_audit_impl(host, host_name, forwarded, keep_since, keep_max)
+            .await
+    }
+
+    async fn audit(
+        &self,
+        host: HostId,
+        limit: u32,
+    ) -> Result<Vec<hostwatch_proto::AuditEntry>, StoreError> {
+        self.audit_impl(host, limit).await
     }
 }
 

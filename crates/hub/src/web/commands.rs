@@ -18,6 +18,39 @@ use std::sync::Arc;
 
 /// How many requests the page lists.
 const RECENT: u32 = 30;
+/// How many of the agent's audit entries the page lists.
+const AUDIT_RECENT: u32 = 50;
+
+/// One line of the agent's audit log as the page shows it.
+#[derive(Debug)]
+pub struct AuditRow {
+    pub at_ms: i64,
+    pub at: String,
+    pub origin: String,
+    pub request_id: String,
+    pub command: String,
+    pub params: String,
+    /// `ok`, `failed` or `refused`.
+    pub outcome: &'static str,
+    pub reason: String,
+}
+
+fn audit_row(e: hostwatch_proto::AuditEntry) -> AuditRow {
+    AuditRow {
+        at_ms: e.at,
+        at: format::time(e.at),
+        params: e.params.join(" "),
+        outcome: match (e.outcome, e.ok) {
+            (hostwatch_proto::AuditOutcome::Refused, _) => "refused",
+            (_, true) => "ok",
+            (_, false) => "failed",
+        },
+        reason: e.reason.unwrap_or_default(),
+        origin: e.origin,
+        request_id: e.request_id,
+        command: e.command,
+    }
+}
 
 #[derive(Debug)]
 pub struct Offer {
@@ -60,6 +93,8 @@ pub struct CommandsPage {
     pub has_key: bool,
     pub offers: Vec<Offer>,
     pub requests: Vec<RequestRow>,
+    /// What the agent audited (every origin), newest first.
+    pub audit: Vec<AuditRow>,
     pub queued: Option<String>,
     pub error: Option<String>,
 }
@@ -133,6 +168,7 @@ async fn build<S: Store>(
         return Ok(None);
     };
     let requests = hub.store.commands(host.id, now_ms(), RECENT).await?;
+    let audit = hub.store.audit(host.id, AUDIT_RECENT).await?;
     let catalogue = match hub.store.latest(host.id).await? {
         Some(report) => match report.sections.system {
             Some(Section::Ok(system)) => system.commands,
@@ -146,6 +182,7 @@ async fn build<S: Store>(
         has_key: hub.config.commands.signing_key.is_some(),
         offers: offers(&catalogue),
         requests: requests.into_iter().map(row).collect(),
+        audit: audit.into_iter().map(audit_row).collect(),
         queued: None,
         error: None,
     }))

@@ -1,6 +1,7 @@
 //! The hub's integration tests, over the real HTTP stack on loopback. One binary.
 
 mod alerts;
+mod audit;
 mod commands;
 mod compact;
 mod containers;
