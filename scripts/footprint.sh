@@ -208,13 +208,18 @@ measure_scrapes ne_lean "" --web.disable-exporter-metrics
 # 2. Everything that ticks once a second, side by side
 
 COLLECTORS=(cpu load memory system thermal filesystems disks network processes)
+# Sources node_exporter's restricted scrape has no equivalent of: off where the two are compared
+# (`fast`, `procs`), on in `default` (each decides by itself that its source is absent here).
+INTEGRATIONS=(zfs smart proxmox systemd containers gpu ollama)
 ALL_OFF=()
-for c in "${COLLECTORS[@]}"; do ALL_OFF+=("HOSTWATCH_${c^^}_ENABLED=false"); done
+NO_INTEGRATIONS=()
+for c in "${COLLECTORS[@]}" "${INTEGRATIONS[@]}"; do ALL_OFF+=("HOSTWATCH_${c^^}_ENABLED=false"); done
+for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=false"); done
 : >"$WORK/empty.toml"
 # The environment every agent and probe shares: defaults only (no config file is searched),
 # one-second fast tier.
 BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST=1 HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
-FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false)
+FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")
 
 LABELS=(fast default procs empty idle bare cycle ne_1hz)
 declare -A PID T0 URL LAST
@@ -250,7 +255,7 @@ for label in "${LABELS[@]}"; do
     case $label in
         fast) launch_agent fast "${FAST[@]}" ;;
         default) launch_agent default HOSTWATCH_PROCESSES_ENABLED=false ;;
-        procs) launch_agent procs HOSTWATCH_FILESYSTEMS_TIER=fast ;;
+        procs) launch_agent procs HOSTWATCH_FILESYSTEMS_TIER=fast "${NO_INTEGRATIONS[@]}" ;;
         empty) launch_agent empty "${ALL_OFF[@]}" ;;
         idle | bare | cycle) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" "$label" ;;
         ne_1hz)

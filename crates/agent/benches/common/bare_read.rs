@@ -9,13 +9,16 @@ use hostwatch_proto::Tier;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The default configuration with processes off and filesystems on the fast tier: the data
-/// node_exporter's cpu, meminfo, loadavg, netdev, diskstats and filesystem collectors cover.
-/// `scripts/footprint.sh` gives `hostwatch agent` the same through the environment.
+/// The default configuration with processes off, filesystems on the fast tier and the fast
+/// integrations (containers, GPUs) off: the data node_exporter's cpu, meminfo, loadavg,
+/// netdev, diskstats and filesystem collectors cover. `scripts/footprint.sh` gives
+/// `hostwatch agent` the same through the environment.
 pub fn fast_config() -> AgentConfig {
     let mut config = AgentConfig::default();
     config.processes.enabled = false;
     config.filesystems.tier = Some(Tier::Fast);
+    config.containers.enabled = false;
+    config.gpu.enabled = false;
     config
 }
 
