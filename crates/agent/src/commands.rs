@@ -57,49 +57,15 @@ pub struct Request {
     pub signature: Option<String>,
 }
 
-/// The answer to one request.
+/// The answer to one request: the result as the hub also takes it, plus the catalogue for
+/// `list`. On MQTT it is one flat JSON object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
-    pub request_id: String,
-    pub command: String,
-    /// Ran and exited 0 (or `list`).
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stderr: Option<String>,
-    /// Output was cut at the command's `output_max_bytes`.
-    #[serde(default)]
-    pub truncated: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
+    #[serde(flatten)]
+    pub result: hostwatch_proto::CommandResult,
     /// The catalogue, for `list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<CatalogueEntry>>,
-}
-
-impl Response {
-    /// The result as the hub takes it.
-    pub fn to_result(&self) -> hostwatch_proto::CommandResult {
-        hostwatch_proto::CommandResult {
-            request_id: self.request_id.clone(),
-            command: self.command.clone(),
-            ok: self.ok,
-            error: self.error.clone(),
-            exit_code: self.exit_code,
-            signal: self.signal,
-            output: self.output.clone(),
-            stderr: self.stderr.clone(),
-            truncated: self.truncated,
-            duration_ms: self.duration_ms,
-        }
-    }
 }
 
 /// One command as `list` shows it.
@@ -224,10 +190,13 @@ impl Commands {
                     _ => String::new(),
                 };
                 let response = Response {
-                    request_id: text("request_id"),
-                    command: text("command"),
-                    error: Some(format!("malformed request: {e}")),
-                    ..Response::default()
+                    result: hostwatch_proto::CommandResult {
+                        request_id: text("request_id"),
+                        command: text("command"),
+                        error: Some(format!("malformed request: {e}")),
+                        ..Default::default()
+                    },
+                    commands: None,
                 };
                 self.audit_rejected(origin, &response, &[]);
                 response
@@ -255,24 +224,27 @@ impl Commands {
             .filter(|id| !id.is_empty())
             .unwrap_or_else(crate::state::new_uuid);
         let mut response = Response {
-            request_id,
-            command: request.command.clone(),
-            ..Response::default()
+            result: hostwatch_proto::CommandResult {
+                request_id,
+                command: request.command.clone(),
+                ..Default::default()
+            },
+            commands: None,
         };
         if request.command == LIST {
-            response.ok = true;
+            response.result.ok = true;
             response.commands = Some(self.catalogue());
             self.record(origin, &response, &request.params, "ok");
             return response;
         }
         let checked = self
-            .check_signature(&request, &response.request_id, origin)
+            .check_signature(&request, &response.result.request_id, origin)
             .and_then(|()| self.check(&request));
         let (spec, argv) = match checked {
             Ok(found) => found,
             Err(error) => {
                 tracing::warn!(origin = origin.as_str(), command = %request.command, %error, "remote command refused");
-                response.error = Some(error);
+                response.result.error = Some(error);
                 self.audit_rejected(origin, &response, &request.params);
                 return response;
             }
@@ -281,32 +253,32 @@ impl Commands {
             .expect("argv has a program (validated)")
             .timeout(Duration::from_secs(spec.timeout_seconds))
             .output_limit(spec.output_max_bytes);
-        tracing::info!(origin = origin.as_str(), command = %request.command, request_id = %response.request_id, "running a remote command");
+        tracing::info!(origin = origin.as_str(), command = %request.command, request_id = %response.result.request_id, "running a remote command");
         match self.runner.run(&command).await {
             Ok(out) => {
-                response.ok = out.exit.success();
+                response.result.ok = out.exit.success();
                 match out.exit {
-                    Exit::Code(c) => response.exit_code = Some(c),
-                    Exit::Signaled(s) => response.signal = Some(s),
+                    Exit::Code(c) => response.result.exit_code = Some(c),
+                    Exit::Signaled(s) => response.result.signal = Some(s),
                 }
-                response.output = Some(out.stdout.text().into_owned());
-                response.stderr = Some(out.stderr.text().into_owned());
-                response.truncated = out.stdout.truncated || out.stderr.truncated;
-                response.duration_ms = Some(out.duration.as_millis() as u64);
-                if !response.ok {
-                    response.error = Some(out.exit.to_string());
+                response.result.output = Some(out.stdout.text().into_owned());
+                response.result.stderr = Some(out.stderr.text().into_owned());
+                response.result.truncated = out.stdout.truncated || out.stderr.truncated;
+                response.result.duration_ms = Some(out.duration.as_millis() as u64);
+                if !response.result.ok {
+                    response.result.error = Some(out.exit.to_string());
                 }
             }
             Err(e) => {
                 if let RunError::TimedOut { partial, .. } = &e {
-                    response.output = Some(partial.stdout.text().into_owned());
-                    response.stderr = Some(partial.stderr.text().into_owned());
-                    response.duration_ms = Some(partial.duration.as_millis() as u64);
+                    response.result.output = Some(partial.stdout.text().into_owned());
+                    response.result.stderr = Some(partial.stderr.text().into_owned());
+                    response.result.duration_ms = Some(partial.duration.as_millis() as u64);
                 }
-                response.error = Some(e.to_string());
+                response.result.error = Some(e.to_string());
             }
         }
-        let result = if response.ok { "ok" } else { "failed" };
+        let result = if response.result.ok { "ok" } else { "failed" };
         self.record(origin, &response, &request.params, result);
         response
     }
@@ -431,8 +403,8 @@ impl Commands {
         self.forward.push(hostwatch_proto::AuditEntry {
             at: now.as_millisecond(),
             origin: origin.as_str().to_string(),
-            request_id: response.request_id.clone(),
-            command: response.command.clone(),
+            request_id: response.result.request_id.clone(),
+            command: response.result.command.clone(),
             params: params.to_vec(),
             outcome: if result == "rejected" {
                 hostwatch_proto::AuditOutcome::Refused
@@ -440,20 +412,20 @@ impl Commands {
                 hostwatch_proto::AuditOutcome::Ran
             },
             ok: result == "ok",
-            exit_code: response.exit_code,
-            reason: response.error.clone(),
-            duration_ms: response.duration_ms,
+            exit_code: response.result.exit_code,
+            reason: response.result.error.clone(),
+            duration_ms: response.result.duration_ms,
         });
         self.audit.record(&AuditRecord {
             time: now.to_string(),
             origin: origin.as_str(),
-            request_id: &response.request_id,
-            command: &response.command,
+            request_id: &response.result.request_id,
+            command: &response.result.command,
             params,
             result,
-            error: response.error.as_deref(),
-            exit_code: response.exit_code,
-            duration_ms: response.duration_ms,
+            error: response.result.error.as_deref(),
+            exit_code: response.result.exit_code,
+            duration_ms: response.result.duration_ms,
         });
     }
 }
@@ -509,9 +481,10 @@ mod tests {
         let response = commands
             .handle_signed(signed(&private, "web1", "hub-1"))
             .await;
-        assert!(!response.ok);
+        assert!(!response.result.ok);
         assert!(
             response
+                .result
                 .error
                 .as_deref()
                 .unwrap()
@@ -523,7 +496,7 @@ mod tests {
         assert_eq!(lines[0]["origin"], "hub");
         assert_eq!(lines[0]["result"], "rejected");
         assert_eq!(lines[0]["request_id"], "hub-1");
-        let result = response.to_result();
+        let result = response.result.clone();
         assert_eq!(result.request_id, "hub-1");
         assert!(!result.ok && result.exit_code.is_none());
     }
@@ -548,18 +521,18 @@ mod tests {
         let other_host = commands
             .handle_signed(signed(&private, "web2", "hub-0"))
             .await;
-        assert!(other_host.error.unwrap().contains("bad signature"));
+        assert!(other_host.result.error.unwrap().contains("bad signature"));
         assert!(!dir.path().join("marker").exists());
         let ok = commands
             .handle_signed(signed(&private, "web1", "hub-1"))
             .await;
-        assert!(ok.ok, "{ok:?}");
-        assert_eq!(ok.exit_code, Some(0));
+        assert!(ok.result.ok, "{ok:?}");
+        assert_eq!(ok.result.exit_code, Some(0));
         assert!(dir.path().join("marker").exists());
         let replay = commands
             .handle_signed(signed(&private, "web1", "hub-1"))
             .await;
-        assert!(replay.error.unwrap().contains("replayed"));
+        assert!(replay.result.error.unwrap().contains("replayed"));
         let results: Vec<String> = audit_lines(&audit)
             .iter()
             .map(|l| {
@@ -598,12 +571,18 @@ mod tests {
         )
         .unwrap();
         let unknown = br#"{"command": "reboot", "params": ["now"], "request_id": "m-1"}"#;
-        assert!(!commands.handle_json(unknown, Origin::Mqtt).await.ok);
+        assert!(!commands.handle_json(unknown, Origin::Mqtt).await.result.ok);
         let too_many = br#"{"command": "touch", "params": ["x"], "request_id": "m-2"}"#;
-        assert!(!commands.handle_json(too_many, Origin::Mqtt).await.ok);
-        assert!(!commands.handle_json(b"{not json", Origin::Mqtt).await.ok);
+        assert!(!commands.handle_json(too_many, Origin::Mqtt).await.result.ok);
+        assert!(
+            !commands
+                .handle_json(b"{not json", Origin::Mqtt)
+                .await
+                .result
+                .ok
+        );
         let run = br#"{"command": "touch", "request_id": "m-3"}"#;
-        assert!(commands.handle_json(run, Origin::Mqtt).await.ok);
+        assert!(commands.handle_json(run, Origin::Mqtt).await.result.ok);
         let (queued, _) = commands.take_audit_for_hub();
         let seen: Vec<_> = queued
             .iter()

@@ -632,7 +632,7 @@ impl Sender {
         let backoff = Backoff::new(self.options.backoff_initial, self.options.backoff_max);
         tokio::spawn(async move {
             let response = commands.handle_signed(command).await;
-            post_result(&client, &response.to_result(), backoff).await;
+            post_result(&client, &response.result, backoff).await;
         });
     }
 
