@@ -58,8 +58,9 @@ pub(super) fn levels(warning: Option<f64>, critical: Option<f64>) -> Vec<Level> 
     out
 }
 
+/// A built-in rule with default scope and no routing labels (the integrations' rules too).
 #[allow(clippy::too_many_arguments)]
-fn rule(
+pub(super) fn rule(
     name: &str,
     kind: Kind,
     cmp: Cmp,

@@ -3,12 +3,11 @@
 //! report's typed sections where a series would lose what people need to read (a pool's
 //! state name, a check's status line, a section's error), and series otherwise.
 
-use super::builtin::{HostInput, Signal, levels};
+use super::builtin::{HostInput, Signal, rule};
 use super::jobs::JobFacts;
 use super::rule::{Cmp, Kind, Rule, Unit};
 use hostwatch_proto::sections::CheckState;
 use hostwatch_proto::{Report, Section};
-use std::collections::BTreeMap;
 
 /// What a report-judging rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,32 +32,6 @@ pub enum ReportCheck {
     SmartSectors,
     /// A source failed: 1 while its section holds an error, 0 while it holds data.
     SectionError,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn rule(
-    name: &str,
-    kind: Kind,
-    cmp: Cmp,
-    warning: Option<f64>,
-    critical: Option<f64>,
-    for_secs: i64,
-    unit: Unit,
-    summary: &str,
-) -> Rule {
-    Rule {
-        name: name.into(),
-        kind,
-        cmp,
-        levels: levels(warning, critical),
-        for_ms: for_secs * 1000,
-        labels: BTreeMap::new(),
-        scope: Default::default(),
-        summary: summary.into(),
-        unit,
-        disabled: false,
-        builtin: true,
-    }
 }
 
 /// The window `container_restarting` counts restarts in.
