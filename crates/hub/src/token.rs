@@ -36,11 +36,9 @@ pub struct IssuedToken {
 /// Issues a new token from the operating system's random source.
 pub fn issue() -> IssuedToken {
     let mut id = [0u8; 8];
-    let mut secret = [0u8; 32];
     getrandom::fill(&mut id).expect("the OS random source is available");
-    getrandom::fill(&mut secret).expect("the OS random source is available");
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let secret = random_base64url::<32>();
     IssuedToken {
         stored: TokenHash {
             id: id.clone(),
@@ -50,7 +48,17 @@ pub fn issue() -> IssuedToken {
     }
 }
 
-fn digest(secret: &str) -> [u8; 32] {
+/// `N` bytes from the operating system's random source, as base64url without padding: the
+/// secret half of host tokens, dashboard session tokens, generated passwords.
+pub fn random_base64url<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 stored in place of a random secret (enough: it is long and random, nothing to
+/// brute-force).
+pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 

@@ -2,7 +2,6 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use base64::Engine;
 use hostwatch_proto::Secret;
 use std::sync::LazyLock;
 
@@ -55,9 +54,7 @@ pub fn verify_or_dummy(password: &str, stored: Option<&str>) -> bool {
 
 /// A random password: 128 bits as 22 base64url characters.
 pub fn generate() -> Secret {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    Secret::new(crate::token::random_base64url::<16>())
 }
 
 #[cfg(test)]

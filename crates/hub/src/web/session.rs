@@ -4,9 +4,7 @@
 use crate::hub::{Hub, now_ms};
 use crate::store::{Session, Store, StoreError};
 use axum::http::{HeaderMap, HeaderValue, header};
-use base64::Engine;
 use hostwatch_proto::Secret;
-use sha2::{Digest, Sha256};
 
 /// The cookie's name.
 pub const COOKIE: &str = "hw_session";
@@ -19,16 +17,12 @@ const TOUCH_AFTER_MS: i64 = 60_000;
 
 /// A new session token and the hash to store.
 pub fn issue() -> (Secret, [u8; 32]) {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::token::random_base64url::<32>();
     let hash = digest(&token);
     (Secret::new(token), hash)
 }
 
-pub fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
+pub use crate::token::digest;
 
 /// The session token a request's cookies carry, if any.
 pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
