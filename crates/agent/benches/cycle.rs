@@ -43,14 +43,14 @@ fn fast_collectors(paths: &HostPaths) -> Vec<Scheduled> {
 fn primed_agent(paths: &HostPaths) -> (Agent, MetricsState) {
     let mut agent = Agent::with_collectors("bench".into(), None, fast_collectors(paths));
     let metrics = MetricsState::default();
-    metrics.record(&agent.collect(&[Tier::Fast]));
+    metrics.record(agent.collect(&[Tier::Fast]));
     (agent, metrics)
 }
 
 /// One tick as `hostwatch agent` runs it: collect, then fold into the `/metrics` state.
 fn cycle(agent: &mut Agent, metrics: &MetricsState) {
     let report = agent.collect(&[Tier::Fast]);
-    metrics.record(black_box(&report));
+    metrics.record(black_box(report));
 }
 
 fn fast_cycle(c: &mut Criterion) {

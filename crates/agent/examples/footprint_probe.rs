@@ -53,7 +53,7 @@ fn main() {
             let mut agent =
                 Agent::with_collectors("probe".into(), None, fast_collectors(&config, &paths));
             let metrics = MetricsState::default();
-            Box::new(move || metrics.record(black_box(&agent.collect(&[Tier::Fast]))))
+            Box::new(move || metrics.record(black_box(agent.collect(&[Tier::Fast]))))
         }
         _ => {
             eprintln!("usage: footprint_probe idle|bare|cycle");

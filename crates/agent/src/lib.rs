@@ -11,6 +11,7 @@ pub mod config;
 pub mod dump;
 pub mod filter;
 pub mod job;
+pub mod page_out;
 pub mod paths;
 pub mod run;
 pub mod runner;

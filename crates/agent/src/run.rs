@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub delivery: DeliveryOptions,
     /// Where the default state directory is looked for (tests pass their own).
     pub state_dirs: Option<StateDirCandidates>,
+    /// Once every tier has run, hand the executable's pages back to the kernel
+    /// ([`crate::page_out`]): set for a standalone agent, whose resident memory is mostly code.
+    pub page_out_after_start: bool,
 }
 
 /// Why the agent could not run.
@@ -84,14 +87,17 @@ pub async fn run(
     {
         return Err(RunError::NoSink);
     }
-    let metrics = MetricsState::default();
+    // The latest state for `/metrics`, kept only when something serves it.
+    let mut metrics = None;
     if let Some(listen) = config.prometheus.listen {
         // Bind now, so a taken port is a start-up error rather than a silent background failure.
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| RunError::Listen { listen, source })?;
         tracing::info!(%listen, "serving Prometheus metrics on /metrics");
-        let router = prometheus::router(metrics.clone());
+        let state = MetricsState::default();
+        let router = prometheus::router(state.clone());
+        metrics = Some(state);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "Prometheus endpoint stopped");
@@ -182,7 +188,7 @@ struct Collection {
     schedule: Schedule,
     interval_changes: Option<watch::Receiver<Option<Duration>>>,
     options: RunOptions,
-    metrics: MetricsState,
+    metrics: Option<MetricsState>,
     dump: Dump,
     hub: Option<HubSink>,
     mqtt: Option<Arc<MqttSink>>,
@@ -195,6 +201,7 @@ impl Collection {
         stop: std::sync::mpsc::Receiver<()>,
     ) -> (Result<(), RunError>, Option<HubSink>) {
         let mut next = Instant::now();
+        let mut page_out = self.options.page_out_after_start;
         loop {
             match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -226,12 +233,19 @@ impl Collection {
             if let Err(e) = deliver(
                 report,
                 &self.options,
-                &self.metrics,
+                self.metrics.as_ref(),
                 &self.dump,
                 self.hub.as_ref(),
                 self.mqtt.as_deref(),
             ) {
                 return (Err(e), self.hub);
+            }
+            if std::mem::take(&mut page_out) {
+                // The first tick ran every tier: start-up is over.
+                match crate::page_out::executable() {
+                    Ok(bytes) => tracing::debug!(bytes, "paged out the executable after start-up"),
+                    Err(e) => tracing::debug!(error = %e, "cannot page out the executable"),
+                }
             }
             // Like a ticker that delays missed ticks: never a burst to catch up.
             next += self.schedule.fast_interval();
@@ -344,7 +358,7 @@ async fn start_mqtt(
 fn deliver(
     report: Report,
     options: &RunOptions,
-    metrics: &MetricsState,
+    metrics: Option<&MetricsState>,
     dump: &Dump,
     hub: Option<&HubSink>,
     mqtt: Option<&MqttSink>,
@@ -352,15 +366,21 @@ fn deliver(
     if dump.is_enabled() {
         dump.sample(&dump::tiers_kind(&report.tiers), &report);
     }
-    metrics.record(&report);
     if options.stdout {
         stdout::write_line(&mut std::io::stdout().lock(), &report).map_err(RunError::Stdout)?;
     }
     if let Some(mqtt) = mqtt {
         mqtt.offer(&report);
     }
-    if let Some(hub) = hub {
-        hub.offer(report);
+    // The last two take the report; it is copied only when both want it.
+    match (metrics, hub) {
+        (Some(metrics), Some(hub)) => {
+            metrics.record(report.clone());
+            hub.offer(report);
+        }
+        (Some(metrics), None) => metrics.record(report),
+        (None, Some(hub)) => hub.offer(report),
+        (None, None) => {}
     }
     Ok(())
 }

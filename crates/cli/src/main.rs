@@ -244,6 +244,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             }
             let options = RunOptions {
                 stdout,
+                page_out_after_start: true,
                 ..RunOptions::default()
             };
             runtime.block_on(run(config, options, shutdown_signal()))?;

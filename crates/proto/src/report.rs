@@ -154,6 +154,18 @@ impl Report {
     /// identity, time and tiers, and each section it carries replacing the older one; sections
     /// it lacks (a slower tier not due) stay. Only the newer sections are copied.
     pub fn absorb(&mut self, newer: &Report) {
+        self.absorb_header(newer);
+        self.sections.merge_from(&newer.sections);
+    }
+
+    /// As [`absorb`](Self::absorb), moving the newer sections in rather than copying them.
+    pub fn absorb_owned(&mut self, newer: Report) {
+        self.absorb_header(&newer);
+        self.sections.merge_owned(newer.sections);
+    }
+
+    /// Everything [`absorb`](Self::absorb) takes but the sections.
+    fn absorb_header(&mut self, newer: &Report) {
         // Destructured, so a field added to `Report` cannot be forgotten here.
         let Report {
             schema_version,
@@ -162,7 +174,7 @@ impl Report {
             seq,
             collected_at,
             tiers,
-            sections,
+            sections: _,
             spool,
             audit: _,
             audit_dropped_total,
@@ -173,7 +185,6 @@ impl Report {
         self.seq = *seq;
         self.collected_at = *collected_at;
         self.tiers.clone_from(tiers);
-        self.sections.merge_from(sections);
         self.spool = *spool;
         // Audit entries are events of one report, not state: the latest state never keeps them.
         self.audit.clear();

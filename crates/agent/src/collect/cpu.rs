@@ -12,7 +12,7 @@ use super::cgroup::{CgroupTree, read_cpu_stat};
 use super::system::detect_virtualization;
 use super::{CollectError, Collector};
 use crate::HostPaths;
-use crate::paths::read_into;
+use crate::paths::PseudoFile;
 use hostwatch_proto::sections::{CgroupCpu, CoreCpu, Cpu, CpuModes, CpuSeconds};
 use hostwatch_proto::{SectionData, Tier};
 use std::path::Path;
@@ -178,7 +178,7 @@ struct CgroupBaseline {
 /// Reports the `cpu` section.
 #[derive(Debug)]
 pub struct CpuCollector {
-    paths: HostPaths,
+    stat: PseudoFile,
     /// Ticks per second of `/proc/stat` (USER_HZ, 100 on Linux), asked once.
     user_hz: f64,
     /// Read once: the model does not change while the agent runs.
@@ -204,7 +204,7 @@ impl CpuCollector {
         let virtualization = detect_virtualization(&paths);
         let cgroup = CgroupTree::for_container(&paths, virtualization.as_ref());
         CpuCollector {
-            paths,
+            stat: PseudoFile::new(paths.proc("stat")),
             user_hz: user_hz.max(1) as f64,
             model,
             cgroup,
@@ -217,9 +217,8 @@ impl CpuCollector {
 
     /// One read at `now` (injectable so tests control the interval).
     pub fn collect_at(&mut self, now: Instant) -> Result<Cpu, CollectError> {
-        let path = self.paths.proc("stat");
-        read_into(&path, &mut self.buf)?;
-        if let Err(e) = parse_stat(&path, &self.buf, &mut self.current) {
+        self.stat.read_into(&mut self.buf)?;
+        if let Err(e) = parse_stat(self.stat.path(), &self.buf, &mut self.current) {
             // A bad read is no baseline: the next good one starts afresh.
             self.previous = None;
             return Err(e);

@@ -14,7 +14,7 @@ use crate::collect::baselines::{Baselines, Observed};
 use crate::collect::{CollectError, Collector};
 use crate::config::DisksConfig;
 use crate::filter::Filter;
-use crate::paths::read_optional;
+use crate::paths::PseudoFile;
 use hostwatch_proto::sections::{Disk, DiskRates, Disks};
 use hostwatch_proto::{SectionData, Tier};
 use std::ops::Range;
@@ -50,6 +50,8 @@ const REQUIRED_COLUMNS: usize = 11;
 /// Reports per-device I/O counters and rates.
 #[derive(Debug)]
 pub struct DisksCollector {
+    diskstats: PseudoFile,
+    /// For `/sys/block`, to tell whole devices from partitions.
     paths: HostPaths,
     filter: Filter,
     partitions: bool,
@@ -90,6 +92,7 @@ struct Counters {
 impl DisksCollector {
     pub fn new(config: &DisksConfig, paths: &HostPaths) -> Self {
         DisksCollector {
+            diskstats: PseudoFile::new(paths.proc("diskstats")),
             paths: paths.clone(),
             filter: Filter::new(&config.include, &config.exclude),
             partitions: config.partitions,
@@ -101,12 +104,12 @@ impl DisksCollector {
 
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     pub fn collect_at(&mut self, now: Instant) -> Result<Option<Disks>, CollectError> {
-        let path = self.paths.proc("diskstats");
-        if !read_optional(&path, &mut self.buf)? {
+        if !self.diskstats.read_optional(&mut self.buf)? {
             return Ok(None);
         }
         // Parse everything before touching the baselines, so a bad line leaves them intact.
-        parse_diskstats(&self.buf, &mut self.lines).map_err(|m| CollectError::parse(&path, m))?;
+        parse_diskstats(&self.buf, &mut self.lines)
+            .map_err(|m| CollectError::parse(self.diskstats.path(), m))?;
 
         self.baselines.begin(now);
         let mut devices = Vec::new();
@@ -333,7 +336,7 @@ mod tests {
         assert_eq!(vda.discards_completed_total, Some(4933));
         assert_eq!(vda.discarded_bytes_total, Some(378552 * 512));
 
-        c.paths = fixture("dev-machine/t1");
+        c.diskstats = PseudoFile::new(fixture("dev-machine/t1").proc("diskstats"));
         let second = c.collect_at(t0 + Duration::from_secs(4)).unwrap().unwrap();
         let vda = &second.devices[0];
         let r = vda.rates.expect("second read has rates");

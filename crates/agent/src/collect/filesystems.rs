@@ -14,6 +14,11 @@
 //! runs on a helper thread with a timeout; a probe that timed out is remembered, and that mount
 //! is reported as hung without a new thread until the old call returns.
 //!
+//! The mount table is read again only when it changed: procfs flags an open mount table file
+//! (`POLLPRI`) when a mount comes, goes or changes in the namespace, so a steady table costs one
+//! `poll` per tick instead of the kernel formatting every mount — the most expensive /proc file
+//! the agent reads.
+//!
 //! Hand-parsed rather than through `procfs_core::process::MountInfo`: that parser leaves the
 //! octal escapes (`\040` for a space) in mount points and builds two option maps per line.
 
@@ -21,13 +26,13 @@ use crate::HostPaths;
 use crate::collect::{CollectError, Collector};
 use crate::config::FilesystemsConfig;
 use crate::filter::Filter;
-use crate::paths::read_optional;
+use crate::paths::PseudoFile;
 use hostwatch_proto::sections::{Filesystem, Filesystems};
 use hostwatch_proto::{SectionData, Tier};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
@@ -96,6 +101,10 @@ pub fn statvfs(path: &Path) -> io::Result<FsStats> {
 /// Reports size and use of every real mounted filesystem.
 pub struct FilesystemsCollector {
     paths: HostPaths,
+    /// `/proc/self/mountinfo`, else `/proc/self/mounts`, each with its line parser.
+    tables: [(PseudoFile, LineParser); 2],
+    /// Which of `tables` the text in `buf` came from, while that text is current.
+    current: Option<usize>,
     mount_filter: Filter,
     fs_type_filter: Filter,
     stat: StatFn,
@@ -110,6 +119,7 @@ impl std::fmt::Debug for FilesystemsCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FilesystemsCollector")
             .field("paths", &self.paths)
+            .field("table", &self.current.map(|i| self.tables[i].0.path()))
             .field("timeout", &self.timeout)
             .field("hung", &self.hung.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -162,6 +172,17 @@ impl FilesystemsCollector {
     ) -> Self {
         FilesystemsCollector {
             paths: paths.clone(),
+            tables: [
+                (
+                    PseudoFile::new(paths.proc("self/mountinfo")),
+                    parse_mountinfo_line,
+                ),
+                (
+                    PseudoFile::new(paths.proc("self/mounts")),
+                    parse_mounts_line,
+                ),
+            ],
+            current: None,
             mount_filter: Filter::new(&config.include_mounts, &config.exclude_mounts),
             fs_type_filter: Filter::new(&config.include_fs_types, &config.exclude_fs_types),
             stat,
@@ -172,27 +193,43 @@ impl FilesystemsCollector {
     }
 
     pub fn collect_filesystems(&mut self) -> Result<Option<Filesystems>, CollectError> {
-        let mountinfo = self.paths.proc("self/mountinfo");
-        let mounts_path = self.paths.proc("self/mounts");
-        let (path, parse): (PathBuf, LineParser) = if read_optional(&mountinfo, &mut self.buf)? {
-            (mountinfo, parse_mountinfo_line)
-        } else if read_optional(&mounts_path, &mut self.buf)? {
-            (mounts_path, parse_mounts_line)
-        } else {
+        let Some(table) = self.read_table()? else {
             return Ok(None);
         };
+        let parse = self.tables[table].1;
         // Borrow the text while `self` probes; put the buffer back afterwards.
         let text = std::mem::take(&mut self.buf);
         let result = parse_table(&text, parse)
-            .map_err(|m| CollectError::parse(&path, m))
+            .map_err(|m| CollectError::parse(self.tables[table].0.path(), m))
             .map(|mounts| {
                 let selected = self.select(mounts);
                 Filesystems {
                     mounts: self.measure(&selected),
                 }
             });
+        if result.is_err() {
+            self.current = None;
+        }
         self.buf = text;
         result.map(Some)
+    }
+
+    /// Brings the mount table text in `buf` up to date; which table it is, `None` when this
+    /// host has neither.
+    fn read_table(&mut self) -> Result<Option<usize>, CollectError> {
+        if let Some(table) = self.current
+            && unchanged_since_last_poll(&self.tables[table].0)
+        {
+            return Ok(Some(table));
+        }
+        self.current = None;
+        for (i, (file, _)) in self.tables.iter_mut().enumerate() {
+            if file.read_optional(&mut self.buf)? {
+                self.current = Some(i);
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
     /// The mounts to report, sorted by mount point.
@@ -309,6 +346,27 @@ impl Collector for FilesystemsCollector {
 
     fn collect(&mut self) -> Result<Option<SectionData>, CollectError> {
         Ok(self.collect_filesystems()?.map(SectionData::from))
+    }
+}
+
+/// Whether procfs says the mount table open in `table` has not changed since the last poll
+/// (or since it was opened). `false` when it cannot tell: a file not kept open (not on procfs,
+/// such as a recorded fixture) or a failed `poll`.
+fn unchanged_since_last_poll(table: &PseudoFile) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let Some(file) = table.kept() else {
+        return false;
+    };
+    let mut fds = [PollFd::new(file, PollFlags::PRI)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&now)) {
+        Ok(_) => !fds[0]
+            .revents()
+            .intersects(PollFlags::PRI | PollFlags::ERR | PollFlags::NVAL),
+        Err(_) => false,
     }
 }
 
@@ -447,6 +505,7 @@ fn filesystem(mount: &Mount<'_>, s: &FsStats, error: Option<String>) -> Filesyst
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex};
 
@@ -963,5 +1022,120 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted, mounts(&f), "sorted by mount point, each once");
+    }
+
+    /// A shell in a mount namespace of its own (`unshare`, as an unprivileged user can),
+    /// waiting on stdin to mount a tmpfs on `target`.
+    struct Namespace {
+        child: std::process::Child,
+        stdout: std::io::BufReader<std::process::ChildStdout>,
+    }
+
+    impl Namespace {
+        fn start(target: &Path) -> Self {
+            use std::process::{Command, Stdio};
+            let script = format!(
+                "echo ready && read go && mount -t tmpfs hostwatch-test '{}' && echo mounted \
+                 && read stop",
+                target.display()
+            );
+            let mut child = Command::new("unshare")
+                .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("unshare (util-linux) starts a shell in a mount namespace");
+            let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut namespace = Namespace { child, stdout };
+            // Until the shell runs, its /proc entry shows the namespace it was started from.
+            namespace.expect("ready");
+            namespace
+        }
+
+        fn expect(&mut self, word: &str) {
+            use std::io::BufRead;
+            let mut line = String::new();
+            self.stdout.read_line(&mut line).unwrap();
+            assert_eq!(line.trim_end(), word, "the namespaced shell says {word}");
+        }
+
+        fn mount(&mut self) {
+            use std::io::Write;
+            let stdin = self.child.stdin.as_mut().unwrap();
+            stdin.write_all(b"go\n").unwrap();
+            self.expect("mounted");
+        }
+    }
+
+    impl Drop for Namespace {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn an_unchanged_mount_table_is_not_read_again_and_a_new_mount_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("watched");
+        std::fs::create_dir_all(&target).unwrap();
+        let mut namespace = Namespace::start(&target);
+        // The collector's `self` is the namespaced shell: its procfs mount table is watched.
+        let proc = dir.path().join("proc");
+        std::fs::create_dir_all(&proc).unwrap();
+        std::os::unix::fs::symlink(format!("/proc/{}", namespace.child.id()), proc.join("self"))
+            .unwrap();
+        let paths = HostPaths {
+            proc,
+            ..HostPaths::default()
+        };
+        let stat: StatFn = Arc::new(|_: &Path| Ok(DISK));
+        let mut c = collector(paths, no_excludes(), stat);
+        let watched = target.to_str().unwrap();
+
+        let before = c.collect_filesystems().unwrap().unwrap();
+        assert!(!mounts(&before).contains(&watched));
+        let table = &c.tables[0].0;
+        assert!(table.kept().is_some(), "procfs mountinfo is kept open");
+        // Nothing changed: the text read is still current, so the next tick does not read it.
+        assert!(unchanged_since_last_poll(table));
+        assert_eq!(c.collect_filesystems().unwrap().unwrap(), before);
+
+        namespace.mount();
+        let after = c.collect_filesystems().unwrap().unwrap();
+        let new = after.mounts.iter().find(|m| m.mount == watched);
+        assert_eq!(
+            new.map(|m| (m.device.as_str(), m.fs_type.as_str())),
+            Some(("hostwatch-test", "tmpfs")),
+            "the mount made after the first read is reported: {:?}",
+            mounts(&after)
+        );
+        assert!(unchanged_since_last_poll(&c.tables[0].0));
+    }
+
+    #[test]
+    fn a_fixture_mount_table_is_read_on_every_tick() {
+        let dir = temp_tree("mountinfo", "");
+        let line = |n: u32, mount: &str| {
+            format!("{n} 1 8:{n} / {mount} rw,relatime shared:1 - ext4 /dev/sd{n} rw\n")
+        };
+        std::fs::write(dir.path().join("proc/self/mountinfo"), line(1, "/")).unwrap();
+        let paths = HostPaths::under(dir.path());
+        let stat = fake_stat(paths.root.clone(), &[]);
+        let mut c = collector(paths, no_excludes(), stat);
+        assert_eq!(mounts(&c.collect_filesystems().unwrap().unwrap()), ["/"]);
+        assert!(
+            !unchanged_since_last_poll(&c.tables[0].0),
+            "no procfs, no change notice"
+        );
+        std::fs::write(
+            dir.path().join("proc/self/mountinfo"),
+            line(1, "/") + &line(2, "/data"),
+        )
+        .unwrap();
+        assert_eq!(
+            mounts(&c.collect_filesystems().unwrap().unwrap()),
+            ["/", "/data"]
+        );
     }
 }

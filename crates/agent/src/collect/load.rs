@@ -6,7 +6,7 @@
 
 use super::{CollectError, Collector};
 use crate::HostPaths;
-use crate::paths::read_into;
+use crate::paths::PseudoFile;
 use hostwatch_proto::sections::Load;
 use hostwatch_proto::{SectionData, Tier};
 use std::path::Path;
@@ -43,22 +43,21 @@ fn parse_loadavg(path: &Path, text: &str) -> Result<Load, CollectError> {
 /// Reports the `load` section.
 #[derive(Debug)]
 pub struct LoadCollector {
-    paths: HostPaths,
+    loadavg: PseudoFile,
     buf: String,
 }
 
 impl LoadCollector {
     pub fn new(paths: HostPaths) -> Self {
         LoadCollector {
-            paths,
+            loadavg: PseudoFile::new(paths.proc("loadavg")),
             buf: String::new(),
         }
     }
 
     fn read(&mut self) -> Result<Load, CollectError> {
-        let path = self.paths.proc("loadavg");
-        read_into(&path, &mut self.buf)?;
-        parse_loadavg(&path, &self.buf)
+        self.loadavg.read_into(&mut self.buf)?;
+        parse_loadavg(self.loadavg.path(), &self.buf)
     }
 }
 

@@ -15,8 +15,7 @@ use super::cgroup::{CgroupTree, Limited, read_max, read_memory_stat, read_value}
 use super::system::detect_virtualization;
 use super::{CollectError, Collector};
 use crate::HostPaths;
-use crate::paths::read_into;
-use crate::paths::read_optional;
+use crate::paths::{PseudoFile, read_into};
 use hostwatch_proto::sections::{Memory, MemorySource, Pressure, PressureLine, PressureResource};
 use hostwatch_proto::{SectionData, Tier};
 use std::path::{Path, PathBuf};
@@ -165,10 +164,13 @@ fn parse_pressure(path: &Path, text: &str) -> Result<PressureResource, CollectEr
 
 /// Reads one PSI file; `None` when the kernel has no PSI (file missing) or has it switched off
 /// (`psi=0`: the files exist but reading them fails with EOPNOTSUPP).
-fn read_pressure(path: &Path, buf: &mut String) -> Result<Option<PressureResource>, CollectError> {
-    match read_optional(path, buf) {
+fn read_pressure(
+    file: &mut PseudoFile,
+    buf: &mut String,
+) -> Result<Option<PressureResource>, CollectError> {
+    match file.read_optional(buf) {
         Ok(false) => Ok(None),
-        Ok(true) => parse_pressure(path, buf).map(Some),
+        Ok(true) => parse_pressure(file.path(), buf).map(Some),
         Err(CollectError::Io { source, .. }) if source.raw_os_error() == Some(libc::EOPNOTSUPP) => {
             Ok(None)
         }
@@ -183,21 +185,28 @@ pub struct MemoryCollector {
     /// Set when the agent runs in a container on cgroup v2.
     cgroup: Option<CgroupTree>,
     buf: String,
-    /// `/proc/pressure/{cpu,memory,io}`, built once. In cgroup mode the cgroup's own
+    meminfo: PseudoFile,
+    /// `/proc/pressure/{cpu,memory,io}`. In cgroup mode the cgroup's own
     /// `<resource>.pressure` files are read instead: the node's pressure is not the container's.
-    host_pressure: [PathBuf; 3],
+    host_pressure: [PseudoFile; 3],
+    /// The same for the limiting cgroup's directory, while it stays the same.
+    cgroup_pressure: Option<(PathBuf, [PseudoFile; 3])>,
 }
 
 impl MemoryCollector {
     pub fn new(paths: HostPaths) -> Self {
         let virtualization = detect_virtualization(&paths);
         let cgroup = CgroupTree::for_container(&paths, virtualization.as_ref());
-        let host_pressure = ["cpu", "memory", "io"].map(|r| paths.proc("pressure").join(r));
+        let host_pressure =
+            ["cpu", "memory", "io"].map(|r| PseudoFile::new(paths.proc("pressure").join(r)));
+        let meminfo = PseudoFile::new(paths.proc("meminfo"));
         MemoryCollector {
             paths,
             cgroup,
             buf: String::new(),
+            meminfo,
             host_pressure,
+            cgroup_pressure: None,
         }
     }
 
@@ -211,16 +220,21 @@ impl MemoryCollector {
         match limited {
             Some(limited) => {
                 let mut memory = cgroup_memory(&self.paths, &limited, &mut self.buf)?;
-                let files =
-                    ["cpu", "memory", "io"].map(|r| limited.dir.join(format!("{r}.pressure")));
-                memory.pressure = read_pressures(&files, &mut self.buf)?;
+                let files = match &mut self.cgroup_pressure {
+                    Some((dir, files)) if dir == limited.dir => files,
+                    slot => {
+                        let files = ["cpu", "memory", "io"]
+                            .map(|r| PseudoFile::new(limited.dir.join(format!("{r}.pressure"))));
+                        &mut slot.insert((limited.dir.to_path_buf(), files)).1
+                    }
+                };
+                memory.pressure = read_pressures(files, &mut self.buf)?;
                 Ok(memory)
             }
             None => {
-                let path = self.paths.proc("meminfo");
-                read_into(&path, &mut self.buf)?;
-                let mut memory = host_memory(&parse_meminfo(&path, &self.buf)?);
-                memory.pressure = read_pressures(&self.host_pressure, &mut self.buf)?;
+                self.meminfo.read_into(&mut self.buf)?;
+                let mut memory = host_memory(&parse_meminfo(self.meminfo.path(), &self.buf)?);
+                memory.pressure = read_pressures(&mut self.host_pressure, &mut self.buf)?;
                 Ok(memory)
             }
         }
@@ -228,12 +242,12 @@ impl MemoryCollector {
 }
 
 fn read_pressures(
-    files: &[PathBuf; 3],
+    [cpu, memory, io]: &mut [PseudoFile; 3],
     buf: &mut String,
 ) -> Result<Option<Pressure>, CollectError> {
-    let cpu = read_pressure(&files[0], buf)?;
-    let memory = read_pressure(&files[1], buf)?;
-    let io = read_pressure(&files[2], buf)?;
+    let cpu = read_pressure(cpu, buf)?;
+    let memory = read_pressure(memory, buf)?;
+    let io = read_pressure(io, buf)?;
     if cpu.is_none() && memory.is_none() && io.is_none() {
         return Ok(None);
     }

@@ -15,7 +15,7 @@ use crate::collect::baselines::{Baselines, Observed};
 use crate::collect::{CollectError, Collector};
 use crate::config::NetworkConfig;
 use crate::filter::Filter;
-use crate::paths::read_optional;
+use crate::paths::PseudoFile;
 use hostwatch_proto::sections::{Interface, InterfaceRates, Network};
 use hostwatch_proto::{SectionData, Tier};
 use std::ops::Range;
@@ -30,7 +30,7 @@ const COLUMNS: usize = 16;
 /// Reports per-interface traffic counters and rates.
 #[derive(Debug)]
 pub struct NetworkCollector {
-    paths: HostPaths,
+    net_dev: PseudoFile,
     filter: Filter,
     /// The file text, kept to reuse its allocation.
     buf: String,
@@ -77,7 +77,7 @@ impl Counters {
 impl NetworkCollector {
     pub fn new(config: &NetworkConfig, paths: &HostPaths) -> Self {
         NetworkCollector {
-            paths: paths.clone(),
+            net_dev: PseudoFile::new(paths.proc("net/dev")),
             filter: Filter::new(&config.include, &config.exclude),
             buf: String::new(),
             lines: Vec::new(),
@@ -87,12 +87,12 @@ impl NetworkCollector {
 
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     pub fn collect_at(&mut self, now: Instant) -> Result<Option<Network>, CollectError> {
-        let path = self.paths.proc("net/dev");
-        if !read_optional(&path, &mut self.buf)? {
+        if !self.net_dev.read_optional(&mut self.buf)? {
             return Ok(None);
         }
         // Parse everything before touching the baselines, so a bad line leaves them intact.
-        parse_net_dev(&self.buf, &mut self.lines).map_err(|m| CollectError::parse(&path, m))?;
+        parse_net_dev(&self.buf, &mut self.lines)
+            .map_err(|m| CollectError::parse(self.net_dev.path(), m))?;
 
         self.baselines.begin(now);
         let mut interfaces = Vec::new();
@@ -283,7 +283,7 @@ mod tests {
             (188074079, 10126, 593921, 6331)
         );
 
-        c.paths = fixture("dev-machine/t1");
+        c.net_dev = PseudoFile::new(fixture("dev-machine/t1").proc("net/dev"));
         let second = c.collect_at(t0 + Duration::from_secs(3)).unwrap().unwrap();
         let lo = second.interfaces[3].rates.unwrap();
         // lo: 3193 → 1005653 bytes and 29 → 76 packets each way, over 3 s.

@@ -8,11 +8,13 @@
 //! What a chip offers (its inputs, labels, limits) changes only when a device comes or goes, so
 //! the layout is discovered once and re-discovered when the set of `hwmon*` / `thermal_zone*`
 //! entries changes (hotplug, module load) or every [`REDISCOVER_EVERY`] reads (a limit written by
-//! an admin); a regular read touches only the `*_input` and `temp` files.
+//! an admin). A regular read touches only the `*_input` and `temp` files, kept open; the class
+//! directories are listed every [`LIST_EVERY`] reads, and at once after a sensor vanished —
+//! listing them costs more than reading the sensors, and is all a host without any costs.
 
 use super::{CollectError, Collector};
 use crate::HostPaths;
-use crate::paths::{read_into, read_trimmed};
+use crate::paths::{PseudoFile, read_trimmed};
 use hostwatch_proto::sections::{TempSensor, Thermal, ThermalZone};
 use hostwatch_proto::{SectionData, Tier};
 use std::ffi::OsString;
@@ -20,6 +22,10 @@ use std::path::{Path, PathBuf};
 
 /// Reads between two full discoveries even when no device came or went (10 min on the fast tier).
 const REDISCOVER_EVERY: u32 = 60;
+
+/// Reads between two listings of the class directories: a hot-plugged device shows within a
+/// minute on the fast tier.
+const LIST_EVERY: u32 = 6;
 
 /// hwmon drivers whose temperatures are the CPU's (the `name` file).
 const CPU_CHIPS: &[&str] = &[
@@ -40,6 +46,9 @@ pub struct ThermalCollector {
     paths: HostPaths,
     layout: Option<Layout>,
     reads_since_discovery: u32,
+    reads_since_listing: u32,
+    /// A sensor's file disappeared on the last read: list the directories on the next one.
+    vanished: bool,
     /// Reused for every file read.
     text: String,
     /// The `hwmon*` and `thermal_zone*` entries seen this read, compared with the layout's.
@@ -58,7 +67,7 @@ struct Layout {
 
 #[derive(Debug)]
 struct SensorSource {
-    input: PathBuf,
+    input: PseudoFile,
     /// Everything but `celsius`, which each read fills in.
     sensor: TempSensor,
     is_cpu: bool,
@@ -66,7 +75,7 @@ struct SensorSource {
 
 #[derive(Debug)]
 struct ZoneSource {
-    temp: PathBuf,
+    temp: PseudoFile,
     zone: String,
     kind: String,
     is_cpu: bool,
@@ -78,6 +87,8 @@ impl ThermalCollector {
             paths,
             layout: None,
             reads_since_discovery: 0,
+            reads_since_listing: 0,
+            vanished: false,
             text: String::new(),
             hwmon_entries: Vec::new(),
             zone_entries: Vec::new(),
@@ -85,6 +96,60 @@ impl ThermalCollector {
     }
 
     fn read(&mut self) -> Result<Option<Thermal>, CollectError> {
+        if self.layout.is_none() || self.vanished || self.reads_since_listing >= LIST_EVERY {
+            self.rediscover_if_changed()?;
+        }
+        self.reads_since_listing += 1;
+        self.reads_since_discovery += 1;
+        let Some(layout) = &mut self.layout else {
+            return Ok(None);
+        };
+
+        let mut thermal = Thermal::default();
+        let mut cpu_sensor_max: Option<f64> = None;
+        for source in &mut layout.sensors {
+            // A sensor that cannot be read right now (EIO, ENODATA from a sleeping device) is
+            // left out of this read; the others still count.
+            let Some(celsius) =
+                read_millidegrees(&mut source.input, &mut self.text, &mut self.vanished)?
+            else {
+                continue;
+            };
+            if source.is_cpu {
+                cpu_sensor_max = Some(cpu_sensor_max.map_or(celsius, |m: f64| m.max(celsius)));
+            }
+            let mut sensor = source.sensor.clone();
+            sensor.celsius = celsius;
+            thermal.sensors.push(sensor);
+        }
+        let mut cpu_zone_max: Option<f64> = None;
+        for source in &mut layout.zones {
+            let Some(celsius) =
+                read_millidegrees(&mut source.temp, &mut self.text, &mut self.vanished)?
+            else {
+                continue;
+            };
+            if source.is_cpu {
+                cpu_zone_max = Some(cpu_zone_max.map_or(celsius, |m: f64| m.max(celsius)));
+            }
+            thermal.zones.push(ThermalZone {
+                zone: source.zone.clone(),
+                kind: source.kind.clone(),
+                celsius,
+            });
+        }
+        if thermal.sensors.is_empty() && thermal.zones.is_empty() {
+            return Ok(None);
+        }
+        thermal.cpu_max_celsius = cpu_sensor_max.or(cpu_zone_max);
+        Ok(Some(thermal))
+    }
+
+    /// Lists the class directories, and discovers the layout again when the devices changed
+    /// or the last discovery is [`REDISCOVER_EVERY`] reads old.
+    fn rediscover_if_changed(&mut self) -> Result<(), CollectError> {
+        self.reads_since_listing = 0;
+        self.vanished = false;
         list_entries(
             &self.paths.sys("class/hwmon"),
             "hwmon",
@@ -115,45 +180,7 @@ impl ThermalCollector {
             self.layout = Some(layout);
             self.reads_since_discovery = 0;
         }
-        self.reads_since_discovery += 1;
-        let Some(layout) = &self.layout else {
-            return Ok(None);
-        };
-
-        let mut thermal = Thermal::default();
-        let mut cpu_sensor_max: Option<f64> = None;
-        for source in &layout.sensors {
-            // A sensor that cannot be read right now (EIO, ENODATA from a sleeping device) is
-            // left out of this read; the others still count.
-            let Some(celsius) = read_millidegrees(&source.input, &mut self.text)? else {
-                continue;
-            };
-            if source.is_cpu {
-                cpu_sensor_max = Some(cpu_sensor_max.map_or(celsius, |m: f64| m.max(celsius)));
-            }
-            let mut sensor = source.sensor.clone();
-            sensor.celsius = celsius;
-            thermal.sensors.push(sensor);
-        }
-        let mut cpu_zone_max: Option<f64> = None;
-        for source in &layout.zones {
-            let Some(celsius) = read_millidegrees(&source.temp, &mut self.text)? else {
-                continue;
-            };
-            if source.is_cpu {
-                cpu_zone_max = Some(cpu_zone_max.map_or(celsius, |m: f64| m.max(celsius)));
-            }
-            thermal.zones.push(ThermalZone {
-                zone: source.zone.clone(),
-                kind: source.kind.clone(),
-                celsius,
-            });
-        }
-        if thermal.sensors.is_empty() && thermal.zones.is_empty() {
-            return Ok(None);
-        }
-        thermal.cpu_max_celsius = cpu_sensor_max.or(cpu_zone_max);
-        Ok(Some(thermal))
+        Ok(())
     }
 }
 
@@ -219,7 +246,7 @@ fn discover(
         let kind = read_trimmed(&dir.join("type")).unwrap_or_default();
         let is_cpu = is_cpu_zone(&kind);
         zones.push(ZoneSource {
-            temp: dir.join("temp"),
+            temp: PseudoFile::new(dir.join("temp")),
             zone: entry.to_string_lossy().into_owned(),
             kind,
             is_cpu,
@@ -276,11 +303,14 @@ fn discover_chip(
     let mut text = String::new();
     for (number, base) in inputs {
         let attribute = |suffix: &str| base.join(format!("temp{number}_{suffix}"));
+        let limit = |suffix: &str, text: &mut String| {
+            read_millidegrees(&mut PseudoFile::new(attribute(suffix)), text, &mut false)
+        };
         let label = read_trimmed(&attribute("label")).filter(|l| !l.is_empty());
-        let max_celsius = read_millidegrees(&attribute("max"), &mut text)?;
-        let crit_celsius = read_millidegrees(&attribute("crit"), &mut text)?;
+        let max_celsius = limit("max", &mut text)?;
+        let crit_celsius = limit("crit", &mut text)?;
         sensors.push(SensorSource {
-            input: attribute("input"),
+            input: PseudoFile::new(attribute("input")),
             sensor: TempSensor {
                 chip: chip.clone(),
                 chip_name: chip_name.clone(),
@@ -350,13 +380,23 @@ fn is_cpu_zone(kind: &str) -> bool {
     kind == "x86_pkg_temp" || kind.contains("cpu") || kind.starts_with("soc")
 }
 
-/// Reads a millidegree file as °C. `Ok(None)` when the file is absent or the driver cannot
-/// read the sensor right now (EIO, ENODATA, EAGAIN); text that is not a number is an error
-/// naming the file.
-fn read_millidegrees(path: &Path, text: &mut String) -> Result<Option<f64>, CollectError> {
-    if read_into(path, text).is_err() {
-        return Ok(None);
+/// Reads a millidegree file as °C. `Ok(None)` when the file is absent (then `vanished` is set)
+/// or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is not a
+/// number is an error naming the file.
+fn read_millidegrees(
+    file: &mut PseudoFile,
+    text: &mut String,
+    vanished: &mut bool,
+) -> Result<Option<f64>, CollectError> {
+    match file.read_optional(text) {
+        Ok(true) => {}
+        Ok(false) => {
+            *vanished = true;
+            return Ok(None);
+        }
+        Err(_) => return Ok(None),
     }
+    let path = file.path();
     let value = text.trim();
     value
         .parse::<i64>()
@@ -651,19 +691,25 @@ mod tests {
         write(&hwmon.join("hwmon0/temp1_input"), "41000\n");
         assert_eq!(collector.read().unwrap().unwrap().sensors[0].celsius, 41.0);
 
-        // A hot-plugged NVMe appears.
+        // A hot-plugged NVMe appears: seen at the next listing, LIST_EVERY reads after the last.
         write(&hwmon.join("hwmon1/name"), "nvme\n");
         write(&hwmon.join("hwmon1/temp1_input"), "35000\n");
+        for _ in 2..LIST_EVERY {
+            assert_eq!(collector.read().unwrap().unwrap().sensors.len(), 1);
+        }
         let t = collector.read().unwrap().unwrap();
         assert_eq!(t.sensors.len(), 2);
         assert_eq!(t.sensors[1].chip, "nvme");
 
-        // The CPU chip's driver is unloaded: its sensors go, no error.
+        // The CPU chip's driver is unloaded: its sensors go, no error, and the vanished file
+        // makes the next read list the devices again.
         fs::remove_dir_all(hwmon.join("hwmon0")).unwrap();
         let t = collector.read().unwrap().unwrap();
         assert_eq!(t.sensors.len(), 1);
         assert_eq!(t.sensors[0].chip, "nvme");
         assert_eq!(t.cpu_max_celsius, None);
+        collector.read().unwrap().unwrap();
+        assert_eq!(collector.layout.as_ref().unwrap().sensors.len(), 1);
 
         // Everything gone: the section is absent.
         fs::remove_dir_all(hwmon.join("hwmon1")).unwrap();

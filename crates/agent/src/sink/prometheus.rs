@@ -31,7 +31,7 @@ struct Latest {
 
 impl MetricsState {
     /// Folds a new report into the latest state.
-    pub fn record(&self, report: &Report) {
+    pub fn record(&self, report: Report) {
         let mut latest = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for name in Sections::NAMES {
             latest.errors.entry(name).or_insert(0);
@@ -40,8 +40,8 @@ impl MetricsState {
             *latest.errors.entry(name).or_insert(0) += 1;
         }
         match &mut latest.report {
-            Some(r) => r.absorb(report),
-            None => latest.report = Some(report.clone()),
+            Some(r) => r.absorb_owned(report),
+            None => latest.report = Some(report),
         }
     }
 

@@ -448,6 +448,7 @@ fn run_options() -> RunOptions {
             xdg_state_home: None,
             home: None,
         }),
+        page_out_after_start: false,
     }
 }
 

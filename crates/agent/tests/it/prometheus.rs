@@ -54,7 +54,7 @@ fn promtool(text: &str) -> (i32, Vec<String>) {
 #[test]
 fn exposition_passes_promtool_with_only_node_exporters_own_camel_case() {
     let state = MetricsState::default();
-    state.record(&host_report());
+    state.record(host_report());
     let text = state.render();
     let (code, findings) = promtool(&text);
     // node_exporter itself names /proc/meminfo fields in camelCase (node_memory_MemTotal_bytes);
@@ -94,7 +94,7 @@ fn exposition_passes_promtool_with_only_node_exporters_own_camel_case() {
 fn inside_a_container_the_exposition_is_lint_clean() {
     // Cgroup-sourced memory is not /proc/meminfo, so no node_memory_* names are written.
     let state = MetricsState::default();
-    state.record(&full_report());
+    state.record(full_report());
     let text = state.render();
     assert!(!text.contains("node_memory_MemTotal_bytes"));
     assert!(text.contains("hostwatch_memory_total_bytes{source=\"cgroup\"} 4294967296"));
@@ -105,7 +105,7 @@ fn inside_a_container_the_exposition_is_lint_clean() {
 #[test]
 fn node_exporter_names_carry_the_reports_values() {
     let state = MetricsState::default();
-    state.record(&host_report());
+    state.record(host_report());
     let text = state.render();
     for line in [
         "node_cpu_seconds_total{cpu=\"0\",mode=\"steal\"} 1005",
@@ -149,7 +149,7 @@ fn node_exporter_names_carry_the_reports_values() {
 #[test]
 fn latest_state_merges_tiers_and_counts_errors() {
     let state = MetricsState::default();
-    state.record(&host_report());
+    state.record(host_report());
     // A later fast-tier report without filesystems, and with memory failing.
     let mut next = host_report();
     next.seq += 1;
@@ -163,7 +163,7 @@ fn latest_state_merges_tiers_and_counts_errors() {
             },
         )
         .unwrap();
-    state.record(&next);
+    state.record(next);
     let text = state.render();
     assert!(text.contains("hostwatch_report_seq 4212"));
     assert!(
@@ -185,7 +185,7 @@ fn served_over_http_with_the_text_format_content_type() {
         .build()
         .unwrap();
     let state = MetricsState::default();
-    state.record(&host_report());
+    state.record(host_report());
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

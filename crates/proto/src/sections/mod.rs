@@ -114,6 +114,15 @@ macro_rules! sections {
                 )*
             }
 
+            /// As `merge_from`, moving the newer sections in.
+            pub fn merge_owned(&mut self, newer: Sections) {
+                $(
+                    if let Some(s) = newer.$field {
+                        self.$field = Some(s);
+                    }
+                )*
+            }
+
             /// The sections that hold an error, with it, in declaration order.
             pub fn errors(&self) -> Vec<(&'static str, &SectionError)> {
                 let mut out = Vec::new();
