@@ -103,8 +103,9 @@ pub struct FilesystemsCollector {
     paths: HostPaths,
     /// `/proc/self/mountinfo`, else `/proc/self/mounts`, each with its line parser.
     tables: [(PseudoFile, LineParser); 2],
-    /// Which of `tables` the text in `buf` came from, while that text is current.
-    current: Option<usize>,
+    /// The mounts selected from the table last read, and which of `tables` that was: reused
+    /// while procfs says the table is unchanged.
+    selected: Option<(usize, Vec<Mount<'static>>)>,
     mount_filter: Filter,
     fs_type_filter: Filter,
     stat: StatFn,
@@ -119,7 +120,7 @@ impl std::fmt::Debug for FilesystemsCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FilesystemsCollector")
             .field("paths", &self.paths)
-            .field("table", &self.current.map(|i| self.tables[i].0.path()))
+            .field("selected", &self.selected)
             .field("timeout", &self.timeout)
             .field("hung", &self.hung.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -146,6 +147,21 @@ struct Mount<'a> {
     /// subdirectory.
     root: Cow<'a, str>,
     read_only: bool,
+}
+
+impl Mount<'_> {
+    /// The same entry, no longer borrowing the table text it was parsed from.
+    fn into_owned(self) -> Mount<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Mount {
+            mount_point: own(self.mount_point),
+            device: own(self.device),
+            fs_type: own(self.fs_type),
+            identity: self.identity.map(own),
+            root: own(self.root),
+            read_only: self.read_only,
+        }
+    }
 }
 
 /// Parses one line of a mount table.
@@ -182,7 +198,7 @@ impl FilesystemsCollector {
                     parse_mounts_line,
                 ),
             ],
-            current: None,
+            selected: None,
             mount_filter: Filter::new(&config.include_mounts, &config.exclude_mounts),
             fs_type_filter: Filter::new(&config.include_fs_types, &config.exclude_fs_types),
             stat,
@@ -193,78 +209,74 @@ impl FilesystemsCollector {
     }
 
     pub fn collect_filesystems(&mut self) -> Result<Option<Filesystems>, CollectError> {
-        let Some(table) = self.read_table()? else {
+        let current = match self.selected.take() {
+            Some((table, mounts)) if unchanged_since_last_poll(&self.tables[table].0) => {
+                Some((table, mounts))
+            }
+            _ => self.read_table()?,
+        };
+        let Some((table, mounts)) = current else {
             return Ok(None);
         };
-        let parse = self.tables[table].1;
-        // Borrow the text while `self` probes; put the buffer back afterwards.
-        let text = std::mem::take(&mut self.buf);
-        let result = parse_table(&text, parse)
-            .map_err(|m| CollectError::parse(self.tables[table].0.path(), m))
-            .map(|mounts| {
-                let selected = self.select(mounts);
-                Filesystems {
-                    mounts: self.measure(&selected),
-                }
-            });
-        if result.is_err() {
-            self.current = None;
-        }
-        self.buf = text;
-        result.map(Some)
+        let measured = self.measure(&mounts);
+        self.selected = Some((table, mounts));
+        Ok(Some(Filesystems { mounts: measured }))
     }
 
-    /// Brings the mount table text in `buf` up to date; which table it is, `None` when this
-    /// host has neither.
-    fn read_table(&mut self) -> Result<Option<usize>, CollectError> {
-        if let Some(table) = self.current
-            && unchanged_since_last_poll(&self.tables[table].0)
-        {
-            return Ok(Some(table));
-        }
-        self.current = None;
-        for (i, (file, _)) in self.tables.iter_mut().enumerate() {
-            if file.read_optional(&mut self.buf)? {
-                self.current = Some(i);
-                return Ok(Some(i));
+    /// Reads the mount table and selects the mounts to report; with the table they came from,
+    /// `None` when this host has neither table.
+    fn read_table(&mut self) -> Result<Option<(usize, Vec<Mount<'static>>)>, CollectError> {
+        for (table, (file, parse)) in self.tables.iter_mut().enumerate() {
+            if !file.read_optional(&mut self.buf)? {
+                continue;
             }
+            let mounts =
+                parse_table(&self.buf, *parse).map_err(|m| CollectError::parse(file.path(), m))?;
+            let selected = select(&self.mount_filter, &self.fs_type_filter, mounts);
+            return Ok(Some((
+                table,
+                selected.into_iter().map(Mount::into_owned).collect(),
+            )));
         }
         Ok(None)
     }
+}
 
-    /// The mounts to report, sorted by mount point.
-    fn select<'a>(&self, mounts: Vec<Mount<'a>>) -> Vec<Mount<'a>> {
-        // Only the last mount on a mount point is visible, so only its figures are to be had.
-        let mut seen = HashSet::new();
-        let mut visible: Vec<Mount<'a>> = mounts
-            .into_iter()
-            .rev()
-            .filter(|m| seen.insert(m.mount_point.clone()))
-            .filter(|m| {
-                self.mount_filter.allows(&m.mount_point) && self.fs_type_filter.allows(&m.fs_type)
-            })
-            .collect();
-        // One filesystem once: its root mount first, then the shortest mount point.
-        visible.sort_by(|a, b| {
-            (
-                &a.identity,
-                a.root != "/",
-                a.mount_point.len(),
-                &a.mount_point,
-            )
-                .cmp(&(
-                    &b.identity,
-                    b.root != "/",
-                    b.mount_point.len(),
-                    &b.mount_point,
-                ))
-        });
-        visible
-            .dedup_by(|later, first| later.identity.is_some() && later.identity == first.identity);
-        visible.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
-        visible
-    }
+/// The mounts to report, sorted by mount point.
+fn select<'a>(
+    mount_filter: &Filter,
+    fs_type_filter: &Filter,
+    mounts: Vec<Mount<'a>>,
+) -> Vec<Mount<'a>> {
+    // Only the last mount on a mount point is visible, so only its figures are to be had.
+    let mut seen = HashSet::new();
+    let mut visible: Vec<Mount<'a>> = mounts
+        .into_iter()
+        .rev()
+        .filter(|m| seen.insert(m.mount_point.clone()))
+        .filter(|m| mount_filter.allows(&m.mount_point) && fs_type_filter.allows(&m.fs_type))
+        .collect();
+    // One filesystem once: its root mount first, then the shortest mount point.
+    visible.sort_by(|a, b| {
+        (
+            &a.identity,
+            a.root != "/",
+            a.mount_point.len(),
+            &a.mount_point,
+        )
+            .cmp(&(
+                &b.identity,
+                b.root != "/",
+                b.mount_point.len(),
+                &b.mount_point,
+            ))
+    });
+    visible.dedup_by(|later, first| later.identity.is_some() && later.identity == first.identity);
+    visible.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
+    visible
+}
 
+impl FilesystemsCollector {
     /// `statvfs` of each mount, network filesystems on helper threads waited for together.
     fn measure(&mut self, mounts: &[Mount<'_>]) -> Vec<Filesystem> {
         // Forget probes that have returned since; their mounts get a fresh one below.
