@@ -7,10 +7,10 @@
 //!
 //! What a chip offers (its inputs, labels, limits) changes only when a device comes or goes, so
 //! the layout is discovered once and re-discovered when the set of `hwmon*` / `thermal_zone*`
-//! entries changes (hotplug, module load) or every [`REDISCOVER_EVERY`] reads (a limit written by
-//! an admin). A regular read touches only the `*_input` and `temp` files, kept open; the class
-//! directories are listed every [`LIST_EVERY`] reads, and at once after a sensor vanished —
-//! listing them costs more than reading the sensors, and is all a host without any costs.
+//! entries changes (hotplug, module load) or every [`REDISCOVER_EVERY`] (a limit written by an
+//! admin). A regular read touches only the `*_input` and `temp` files, kept open; the class
+//! directories are listed every [`LIST_EVERY`], and at once after a sensor vanished — listing
+//! them costs more than reading the sensors, and is all a host without any costs.
 
 use super::{CollectError, Collector};
 use crate::HostPaths;
@@ -19,13 +19,14 @@ use hostwatch_proto::sections::{TempSensor, Thermal, ThermalZone};
 use hostwatch_proto::{SectionData, Tier};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-/// Reads between two full discoveries even when no device came or went (10 min on the fast tier).
-const REDISCOVER_EVERY: u32 = 60;
+/// Time between two full discoveries even when no device came or went.
+const REDISCOVER_EVERY: Duration = Duration::from_secs(600);
 
-/// Reads between two listings of the class directories: a hot-plugged device shows within a
-/// minute on the fast tier.
-const LIST_EVERY: u32 = 6;
+/// Time between two listings of the class directories: a hot-plugged device shows within it,
+/// whatever the tier's interval.
+const LIST_EVERY: Duration = Duration::from_secs(60);
 
 /// hwmon drivers whose temperatures are the CPU's (the `name` file).
 const CPU_CHIPS: &[&str] = &[
@@ -45,8 +46,8 @@ const CPU_CHIPS: &[&str] = &[
 pub struct ThermalCollector {
     paths: HostPaths,
     layout: Option<Layout>,
-    reads_since_discovery: u32,
-    reads_since_listing: u32,
+    discovered_at: Option<Instant>,
+    listed_at: Option<Instant>,
     /// A sensor's file disappeared on the last read: list the directories on the next one.
     vanished: bool,
     /// Reused for every file read.
@@ -86,8 +87,8 @@ impl ThermalCollector {
         ThermalCollector {
             paths,
             layout: None,
-            reads_since_discovery: 0,
-            reads_since_listing: 0,
+            discovered_at: None,
+            listed_at: None,
             vanished: false,
             text: String::new(),
             hwmon_entries: Vec::new(),
@@ -95,12 +96,14 @@ impl ThermalCollector {
         }
     }
 
-    fn read(&mut self) -> Result<Option<Thermal>, CollectError> {
-        if self.layout.is_none() || self.vanished || self.reads_since_listing >= LIST_EVERY {
-            self.rediscover_if_changed()?;
+    /// One read at `now`; `collect` passes the current instant, tests a chosen one.
+    fn read_at(&mut self, now: Instant) -> Result<Option<Thermal>, CollectError> {
+        let listing_due = self
+            .listed_at
+            .is_none_or(|at| now.duration_since(at) >= LIST_EVERY);
+        if self.layout.is_none() || self.vanished || listing_due {
+            self.rediscover_if_changed(now)?;
         }
-        self.reads_since_listing += 1;
-        self.reads_since_discovery += 1;
         let Some(layout) = &mut self.layout else {
             return Ok(None);
         };
@@ -146,9 +149,9 @@ impl ThermalCollector {
     }
 
     /// Lists the class directories, and discovers the layout again when the devices changed
-    /// or the last discovery is [`REDISCOVER_EVERY`] reads old.
-    fn rediscover_if_changed(&mut self) -> Result<(), CollectError> {
-        self.reads_since_listing = 0;
+    /// or the last discovery is [`REDISCOVER_EVERY`] old.
+    fn rediscover_if_changed(&mut self, now: Instant) -> Result<(), CollectError> {
+        self.listed_at = Some(now);
         self.vanished = false;
         list_entries(
             &self.paths.sys("class/hwmon"),
@@ -166,7 +169,9 @@ impl ThermalCollector {
             Some(layout) => {
                 layout.hwmon_entries != self.hwmon_entries
                     || layout.zone_entries != self.zone_entries
-                    || self.reads_since_discovery >= REDISCOVER_EVERY
+                    || self
+                        .discovered_at
+                        .is_none_or(|at| now.duration_since(at) >= REDISCOVER_EVERY)
             }
         };
         if stale {
@@ -178,7 +183,7 @@ impl ThermalCollector {
                 self.zone_entries.clone(),
             )?;
             self.layout = Some(layout);
-            self.reads_since_discovery = 0;
+            self.discovered_at = Some(now);
         }
         Ok(())
     }
@@ -194,7 +199,7 @@ impl Collector for ThermalCollector {
     }
 
     fn collect(&mut self) -> Result<Option<SectionData>, CollectError> {
-        Ok(self.read()?.map(SectionData::from))
+        Ok(self.read_at(Instant::now())?.map(SectionData::from))
     }
 }
 
@@ -421,7 +426,9 @@ mod tests {
     );
 
     fn read(paths: HostPaths) -> Option<Thermal> {
-        ThermalCollector::new(paths).read().expect("thermal read")
+        ThermalCollector::new(paths)
+            .read_at(Instant::now())
+            .expect("thermal read")
     }
 
     fn write(path: &Path, text: &str) {
@@ -670,7 +677,7 @@ mod tests {
         let input = dir.path().join("sys/class/hwmon/hwmon0/temp1_input");
         write(&input, "hot\n");
         let err = ThermalCollector::new(HostPaths::under(dir.path()))
-            .read()
+            .read_at(Instant::now())
             .unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, CollectError::Parse { .. }), "{message}");
@@ -685,35 +692,37 @@ mod tests {
         write(&hwmon.join("hwmon0/name"), "coretemp\n");
         write(&hwmon.join("hwmon0/temp1_input"), "40000\n");
         let mut collector = ThermalCollector::new(HostPaths::under(dir.path()));
-        assert_eq!(collector.read().unwrap().unwrap().sensors.len(), 1);
+        let t0 = Instant::now();
+        let at = |seconds: u64| t0 + Duration::from_secs(seconds);
+        let mut read = |seconds| collector.read_at(at(seconds)).unwrap();
+        assert_eq!(read(0).unwrap().sensors.len(), 1);
 
         // A value changes: re-read without rediscovery.
         write(&hwmon.join("hwmon0/temp1_input"), "41000\n");
-        assert_eq!(collector.read().unwrap().unwrap().sensors[0].celsius, 41.0);
+        assert_eq!(read(10).unwrap().sensors[0].celsius, 41.0);
 
-        // A hot-plugged NVMe appears: seen at the next listing, LIST_EVERY reads after the last.
+        // A hot-plugged NVMe appears: seen at the next listing, LIST_EVERY after the last.
         write(&hwmon.join("hwmon1/name"), "nvme\n");
         write(&hwmon.join("hwmon1/temp1_input"), "35000\n");
-        for _ in 2..LIST_EVERY {
-            assert_eq!(collector.read().unwrap().unwrap().sensors.len(), 1);
-        }
-        let t = collector.read().unwrap().unwrap();
+        assert_eq!(read(20).unwrap().sensors.len(), 1);
+        assert_eq!(read(59).unwrap().sensors.len(), 1);
+        let t = read(60).unwrap();
         assert_eq!(t.sensors.len(), 2);
         assert_eq!(t.sensors[1].chip, "nvme");
 
         // The CPU chip's driver is unloaded: its sensors go, no error, and the vanished file
-        // makes the next read list the devices again.
+        // makes the next read list the devices again, long before the next listing is due.
         fs::remove_dir_all(hwmon.join("hwmon0")).unwrap();
-        let t = collector.read().unwrap().unwrap();
+        let t = read(70).unwrap();
         assert_eq!(t.sensors.len(), 1);
         assert_eq!(t.sensors[0].chip, "nvme");
         assert_eq!(t.cpu_max_celsius, None);
-        collector.read().unwrap().unwrap();
+        read(80).unwrap();
         assert_eq!(collector.layout.as_ref().unwrap().sensors.len(), 1);
 
         // Everything gone: the section is absent.
         fs::remove_dir_all(hwmon.join("hwmon1")).unwrap();
-        assert_eq!(collector.read().unwrap(), None);
+        assert_eq!(collector.read_at(at(90)).unwrap(), None);
     }
 
     #[test]
@@ -723,22 +732,18 @@ mod tests {
         write(&hwmon.join("temp1_input"), "40000\n");
         write(&hwmon.join("temp1_max"), "80000\n");
         let mut collector = ThermalCollector::new(HostPaths::under(dir.path()));
-        assert_eq!(
-            collector.read().unwrap().unwrap().sensors[0].max_celsius,
-            Some(80.0)
-        );
+        let t0 = Instant::now();
+        let mut max_at = |seconds: u64| {
+            let t = collector.read_at(t0 + Duration::from_secs(seconds));
+            t.unwrap().unwrap().sensors[0].max_celsius
+        };
+        assert_eq!(max_at(0), Some(80.0));
         write(&hwmon.join("temp1_max"), "75000\n");
-        for _ in 1..REDISCOVER_EVERY {
-            // Cached between discoveries: the input is the only file read.
-            assert_eq!(
-                collector.read().unwrap().unwrap().sensors[0].max_celsius,
-                Some(80.0)
-            );
+        // Cached between discoveries, listings included: the input is the only file read.
+        for seconds in (10..REDISCOVER_EVERY.as_secs()).step_by(10) {
+            assert_eq!(max_at(seconds), Some(80.0), "{seconds} s after discovery");
         }
-        assert_eq!(
-            collector.read().unwrap().unwrap().sensors[0].max_celsius,
-            Some(75.0)
-        );
+        assert_eq!(max_at(REDISCOVER_EVERY.as_secs()), Some(75.0));
     }
 
     #[test]
