@@ -91,6 +91,67 @@ pub async fn read_thinned<S: Store>(
     resolution: Resolution,
     max_points: usize,
 ) -> Result<Vec<History>, StoreError> {
+    let range = Range {
+        from,
+        to,
+        resolution,
+        max_points,
+    };
+    read_with(store, host, name, matchers, range, Uncompacted::EveryReport).await
+}
+
+/// Every label set of `name` on `host` at the hourly resolution, for a fit over days: the
+/// compacted hours, and of the hour not compacted yet only the host's latest report. That hour
+/// holds hundreds of reports, each decoded whole to take one number, for at most two of the
+/// line's points; the latest report is in memory.
+pub async fn read_hourly<S: Store>(
+    store: &S,
+    host: HostId,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<History>, StoreError> {
+    let range = Range {
+        from,
+        to,
+        resolution: Resolution::Hour,
+        max_points: usize::MAX,
+    };
+    read_with(store, host, name, &[], range, Uncompacted::LatestOnly).await
+}
+
+/// What a read covers.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    from: i64,
+    to: i64,
+    resolution: Resolution,
+    max_points: usize,
+}
+
+/// Which of the reports not compacted into chunks yet a read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Uncompacted {
+    EveryReport,
+    /// The host's latest report, when it is from the hour still open (an older one may be
+    /// compacted already, and would then count twice).
+    LatestOnly,
+}
+
+async fn read_with<S: Store>(
+    store: &S,
+    host: HostId,
+    name: &str,
+    matchers: &[(String, String)],
+    range: Range,
+    uncompacted: Uncompacted,
+) -> Result<Vec<History>, StoreError> {
+    let Range {
+        from,
+        to,
+        resolution,
+        max_points,
+    } = range;
     if to <= from {
         return Ok(Vec::new());
     }
@@ -115,7 +176,23 @@ pub async fn read_thinned<S: Store>(
     }
     let mut samples: BTreeMap<String, (Vec<i64>, Vec<f64>)> = BTreeMap::new();
     let mut points = Vec::new();
-    for (_, report) in store.pending_reports(host, from, to).await? {
+    let reports = match uncompacted {
+        Uncompacted::EveryReport => store
+            .pending_reports(host, from, to)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect(),
+        Uncompacted::LatestOnly => {
+            let open_hour = to - to.rem_euclid(hostwatch_tsdb::HOUR_MS);
+            let latest = store.latest(host).await?;
+            latest
+                .filter(|r| (open_hour.max(from)..to).contains(&r.collected_at))
+                .into_iter()
+                .collect::<Vec<_>>()
+        }
+    };
+    for report in reports {
         points.clear();
         series::points(&report, &mut points);
         for point in points.iter().filter(|p| p.key.name == name) {
@@ -147,18 +224,4 @@ pub async fn read_thinned<S: Store>(
             }
         })
         .collect())
-}
-
-/// The one series of `name` without labels (`cpu.steal_pct`), if it has data in the range.
-pub async fn read_plain<S: Store>(
-    store: &S,
-    host: HostId,
-    name: &str,
-    from: i64,
-    to: i64,
-) -> Result<Option<History>, StoreError> {
-    let mut all = read(store, host, name, &[], from, to, resolution_for(from, to)).await?;
-    Ok(all
-        .drain(..)
-        .find(|h| h.labels.is_empty() && !h.points.is_empty()))
 }

@@ -28,6 +28,8 @@ pub struct Hub<S> {
     pub web: crate::web::WebState,
     /// Which hosts may have remote commands waiting (saves a write per report).
     pub pending_commands: crate::commands::PendingCommands,
+    /// Every host's last hour of CPU and memory, a point a minute, recorded at ingest.
+    pub recent: crate::recent::Recent,
 }
 
 /// Something about a host changed.
@@ -105,6 +107,7 @@ impl<S: Store> Hub<S> {
             updates,
             web: crate::web::WebState::new(),
             pending_commands: crate::commands::PendingCommands::default(),
+            recent: crate::recent::Recent::default(),
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod hub;
 pub mod notice;
 pub mod notify;
 pub mod rate;
+pub mod recent;
 pub mod score;
 pub mod series;
 pub mod serve;

@@ -589,13 +589,16 @@ pub async fn inputs<S: Store>(
     now: i64,
     projections: Option<Vec<Projection>>,
 ) -> Result<Inputs, StoreError> {
-    use crate::history::read_plain;
+    use crate::recent::Figure;
     let store = &hub.store;
-    let hour_ago = now - 3_600_000;
-    let mean = |h: Option<crate::history::History>| h.and_then(|h| h.mean());
-    let steal = mean(read_plain(store, host.id, "cpu.steal_pct", hour_ago, now).await?);
-    let busy = mean(read_plain(store, host.id, "cpu.busy_pct", hour_ago, now).await?);
-    let mem = mean(read_plain(store, host.id, "mem.used_pct", hour_ago, now).await?);
+    // The last hour is in memory (`crate::recent`): reading it from the store would decode
+    // every report of the hour, for every host on every pass.
+    let mean = |figure| hub.recent.mean(host.id, figure, now);
+    let (steal, busy, mem) = (
+        mean(Figure::CpuSteal),
+        mean(Figure::CpuBusy),
+        mean(Figure::MemUsed),
+    );
     let latest = store.latest(host.id).await?;
     let mut inputs = Inputs {
         steal_avg_1h: steal,

@@ -25,6 +25,7 @@ pub async fn serve<S: Store>(
     let alerts = tokio::spawn(crate::alert::run(hub.clone()));
     let notifications = tokio::spawn(crate::notify::run(hub.clone()));
     let live = tokio::spawn(crate::web::live::run(hub.clone()));
+    let recent = tokio::spawn(crate::recent::backfill(hub.clone()));
     let app = crate::api::router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -36,5 +37,6 @@ pub async fn serve<S: Store>(
     alerts.abort();
     notifications.abort();
     live.abort();
+    recent.abort();
     result
 }

@@ -348,7 +348,13 @@ async fn project_series<S: Store>(
     let from = now - i64::from(config.window_days) * DAY_MS;
     let resolution = history::resolution_for(from, now);
     let step = resolution.bucket_ms().unwrap_or(0);
-    let all = history::read(store, host, name, &[], from, now, resolution).await?;
+    // Fits over days (the default week) read hourly rollups, where the hour not compacted yet
+    // is worth its latest report only; shorter windows read everything.
+    let all = if resolution == hostwatch_tsdb::Resolution::Hour {
+        history::read_hourly(store, host, name, from, now).await?
+    } else {
+        history::read(store, host, name, &[], from, now, resolution).await?
+    };
     Ok(all
         .into_iter()
         .map(|h| {

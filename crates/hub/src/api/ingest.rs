@@ -159,10 +159,17 @@ async fn store_reports<S: Store>(
         .iter()
         .flat_map(|i| crate::container_events::actions(&i.report).cloned())
         .collect();
+    let samples: Vec<_> = incoming
+        .iter()
+        .map(|i| crate::recent::Sample::of(&i.report))
+        .collect();
     let outcome = hub
         .store
         .ingest_reports(host.id, incoming, now, interval)
         .await?;
+    for sample in samples {
+        hub.recent.record(host.id, sample);
+    }
     crate::container_events::record(&hub.store, host.id, watchdog).await?;
     // Also for duplicates: the entries are stored once each, and a retry repairs a lost write.
     crate::audit::record(&hub.store, host.id, &host.name, audit, now).await?;

@@ -71,6 +71,10 @@ fn db(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Reader connections kept open between reads. Under load every in-flight request reads
+/// (its token, at least); a connection opened and closed per read costs more than the read.
+const READERS_KEPT: usize = 32;
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db)?;
     conn.execute_batch(
@@ -149,7 +153,7 @@ impl SqliteStore {
             };
             let result = f(&conn);
             let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < 8 {
+            if pool.len() < READERS_KEPT {
                 pool.push(conn);
             }
             result

@@ -20,10 +20,9 @@ use tokio::sync::broadcast::error::RecvError;
 /// At most one push per this long, carrying every row that changed meanwhile.
 pub const COALESCE: Duration = Duration::from_secs(1);
 
-/// Runs until dropped: fills the sparklines from history, then follows updates.
+/// Runs until dropped, following updates.
 pub async fn run<S: Store>(hub: Arc<Hub<S>>) {
     let mut updates = hub.updates.subscribe();
-    let backfill = tokio::spawn(backfill(hub.clone()));
     loop {
         let mut changed = HashSet::new();
         let mut all = false;
@@ -44,15 +43,18 @@ pub async fn run<S: Store>(hub: Arc<Hub<S>>) {
                 Err(_) => break,
             }
         }
+        // Rendering rows nobody will see would cost a row per report.
+        if hub.web.rows.receiver_count() == 0 {
+            continue;
+        }
         if let Err(e) = publish(&hub, if all { None } else { Some(&changed) }).await {
             tracing::warn!(error = %e, "live overview update failed");
         }
     }
-    backfill.abort();
 }
 
-/// Records the changed hosts' CPU for the sparklines and broadcasts their rendered rows
-/// (every host's with `None`). Returns the message, also when nobody listens.
+/// Broadcasts the changed hosts' rendered rows (every host's with `None`). Returns the message,
+/// also when nobody listens.
 pub async fn publish<S: Store>(
     hub: &Hub<S>,
     changed: Option<&HashSet<HostId>>,
@@ -65,13 +67,7 @@ pub async fn publish<S: Store>(
         .filter(|h| changed.is_none_or(|c| c.contains(&h.id)))
     {
         let figures = match hub.store.latest(host.id).await? {
-            Some(report) => {
-                let figures = Figures::of(&report);
-                if let Some(cpu) = figures.cpu_busy_pct {
-                    hub.web.sparks.record(host.id, report.collected_at, cpu);
-                }
-                figures
-            }
+            Some(report) => Figures::of(&report),
             None => Figures::default(),
         };
         // A host new to the hub gets its first score now rather than at the next pass.
@@ -83,7 +79,7 @@ pub async fn publish<S: Store>(
         let mut row = [Row::build(
             host,
             &figures,
-            hub.web.sparks.svg(host.id, now),
+            super::sparkline::cpu(&hub.recent, host.id, now),
             now,
         )];
         super::overview::enrich(hub, &mut row);
@@ -108,44 +104,6 @@ pub async fn publish<S: Store>(
         .into();
     let _ = hub.web.rows.send(message.clone());
     Ok(message)
-}
-
-/// Fills each host's sparkline with its last hour from the stored series, once at start.
-async fn backfill<S: Store>(hub: Arc<Hub<S>>) {
-    use hostwatch_tsdb::{RangeQuery, Resolution};
-    let Ok(hosts) = hub.store.hosts().await else {
-        return;
-    };
-    let to = now_ms();
-    let from = to - super::sparkline::MINUTES as i64 * 60_000;
-    for host in hosts {
-        let Ok(mut q) =
-            RangeQuery::new(from, to, Resolution::Minute, super::sparkline::MINUTES + 1)
-        else {
-            return;
-        };
-        if let Ok(chunks) = hub
-            .store
-            .chunks(host.id, "cpu.busy_pct".into(), 60, from, to)
-            .await
-        {
-            for c in chunks {
-                let _ = q.add_chunk(&c.data);
-            }
-        }
-        if let Ok(pending) = hub.store.pending_reports(host.id, from, to).await {
-            let (mut ts, mut vs) = (Vec::new(), Vec::new());
-            for (_, r) in pending {
-                if let Some(cpu) = Figures::of(&r).cpu_busy_pct {
-                    ts.push(r.collected_at);
-                    vs.push(cpu);
-                }
-            }
-            q.add_samples(&ts, &vs);
-        }
-        let points: Vec<(i64, f64)> = q.finish().points.iter().map(|p| (p.ts_ms, p.avg)).collect();
-        hub.web.sparks.backfill(host.id, &points);
-    }
 }
 
 /// `GET /events/fleet`: row updates as `rows` events for a logged-in dashboard (or a token).

@@ -38,8 +38,6 @@ pub const LOGINS_PER_MINUTE_PER_ADDRESS: u32 = 20;
 pub struct WebState {
     pub logins_by_ip: RateLimiter,
     pub logins_by_user: RateLimiter,
-    /// Recent CPU per host for the overview's sparklines.
-    pub sparks: sparkline::Sparks,
     /// Rendered row updates for the overview's live feed (one message per coalesced batch).
     pub rows: tokio::sync::broadcast::Sender<Arc<str>>,
 }
@@ -49,7 +47,6 @@ impl WebState {
         WebState {
             logins_by_ip: RateLimiter::per_minute(LOGINS_PER_MINUTE_PER_ADDRESS),
             logins_by_user: RateLimiter::per_minute(LOGINS_PER_MINUTE),
-            sparks: sparkline::Sparks::default(),
             rows: tokio::sync::broadcast::channel(64).0,
         }
     }

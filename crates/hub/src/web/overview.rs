@@ -343,7 +343,12 @@ pub fn rows<S>(
         .iter()
         .map(|h| {
             let figures = latest.get(&h.id).unwrap_or(&none);
-            Row::build(h, figures, hub.web.sparks.svg(h.id, now), now)
+            Row::build(
+                h,
+                figures,
+                super::sparkline::cpu(&hub.recent, h.id, now),
+                now,
+            )
         })
         .collect()
 }

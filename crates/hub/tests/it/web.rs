@@ -3,6 +3,7 @@
 
 use crate::harness::{Response, TestHub, report};
 use hostwatch_hub::config::HubConfig;
+use hostwatch_hub::recent::Figure;
 use hostwatch_hub::store::{Role, Store};
 use hostwatch_hub::web::users;
 use hostwatch_proto::{Report, Secret};
@@ -390,7 +391,10 @@ async fn the_live_feed_pushes_a_changed_row_after_a_report() {
     let id = hub.hub.store.host("live-1").await.unwrap().unwrap().id;
     let r = report("live-1", "i", 1);
     assert_eq!(
-        hub.hub.web.sparks.points(id, r.collected_at + 1000).len(),
+        hub.hub
+            .recent
+            .points(id, Figure::CpuBusy, r.collected_at + 1000)
+            .len(),
         1
     );
     hub.stop().await;
@@ -578,7 +582,7 @@ async fn a_first_start_creates_an_admin_whose_password_logs_in() {
 }
 
 #[tokio::test]
-async fn sparklines_are_refilled_from_history_when_the_hub_restarts() {
+async fn sparklines_and_score_averages_are_refilled_from_history_when_the_hub_restarts() {
     let hub = hub_with_users().await;
     let token = hub.enrol("spark-1").await;
     let now = hostwatch_hub::hub::now_ms();
@@ -592,13 +596,15 @@ async fn sparklines_are_refilled_from_history_when_the_hub_restarts() {
     let id = hub.hub.store.host("spark-1").await.unwrap().unwrap().id;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let values = loop {
-        let points = hub.hub.web.sparks.points(id, now);
+        let points = hub.hub.recent.points(id, Figure::CpuBusy, now);
         if points.len() == 3 || std::time::Instant::now() > deadline {
             break points.iter().map(|p| p.1).collect::<Vec<_>>();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(values, [10.0, 20.0, 30.0]);
+    // The health score's hourly CPU average reads the same refilled minutes.
+    assert_eq!(hub.hub.recent.mean(id, Figure::CpuBusy, now), Some(20.0));
     hub.stop().await;
 }
 
