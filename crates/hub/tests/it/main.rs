@@ -6,6 +6,7 @@ mod commands;
 mod compact;
 mod containers;
 mod harness;
+mod history;
 mod ingest;
 mod insight;
 mod logcapture;
