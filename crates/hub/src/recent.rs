@@ -192,8 +192,8 @@ fn index(figure: Figure) -> usize {
 }
 
 /// Fills every host's rings with its last hour from the store, once when the hub starts: the
-/// minute rollups compacted so far, then the reports not compacted yet, each decoded once for
-/// all figures.
+/// minute rollups compacted so far, then one uncompacted report a minute (decoding all of
+/// them, for 10,000 hosts, would keep a core busy for minutes while agents reconnect).
 pub async fn backfill<S: Store>(hub: Arc<Hub<S>>) {
     use hostwatch_tsdb::{RangeQuery, Resolution};
     let Ok(hosts) = hub.store.hosts().await else {
@@ -220,9 +220,13 @@ pub async fn backfill<S: Store>(hub: Arc<Hub<S>>) {
                 }
             }
         }
-        if let Ok(pending) = hub.store.pending_reports(host.id, from, to).await {
+        if let Ok(pending) = hub
+            .store
+            .pending_samples(host.id, from, to, MINUTE_MS)
+            .await
+        {
             let mut samples = Figure::ALL.map(|_| (Vec::new(), Vec::new()));
-            for (_, r) in pending {
+            for r in pending {
                 let figures = Figures::of(&r);
                 for (figure, (ts, vs)) in Figure::ALL.into_iter().zip(&mut samples) {
                     if let Some(v) = figure.of(&figures) {

@@ -550,6 +550,17 @@ pub trait Store: Clone + Send + Sync + 'static {
         to: i64,
     ) -> impl Future<Output = Result<Vec<(PendingKey, Report)>, StoreError>> + Send;
 
+    /// The first pending report of `host` in each `step_ms` of `[from, to)`, oldest first: a
+    /// sample of the uncompacted window for who needs a point per bucket, without decoding
+    /// every report (the hub's start-up refill of [`crate::recent`]).
+    fn pending_samples(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+        step_ms: i64,
+    ) -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
+
     /// Stores `chunks` for `host` and marks `compacted` reports done, in one transaction;
     /// when `replace` is `Some(ids)`, those chunks are deleted in the same transaction.
     fn store_chunks(

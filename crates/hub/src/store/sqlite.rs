@@ -947,6 +947,40 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn pending_samples(
+        &self,
+        host: HostId,
+        from: i64,
+        to: i64,
+        step_ms: i64,
+    ) -> Result<Vec<Report>, StoreError> {
+        let step = step_ms.max(1);
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT p.collected_at, r.body FROM pending p
+                     JOIN reports r USING (host_id, instance_id, seq)
+                     WHERE p.host_id = ?1 AND p.collected_at >= ?2 AND p.collected_at < ?3
+                     ORDER BY p.collected_at",
+                )
+                .map_err(db)?;
+            let mut rows = s.query(params![host, from, to]).map_err(db)?;
+            let mut out = Vec::new();
+            let mut last_bucket = None;
+            while let Some(row) = rows.next().map_err(db)? {
+                let at: i64 = row.get(0).map_err(db)?;
+                let bucket = at.div_euclid(step);
+                if last_bucket == Some(bucket) {
+                    continue;
+                }
+                last_bucket = Some(bucket);
+                out.push(decode(&row.get::<_, Vec<u8>>(1).map_err(db)?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn store_chunks(
         &self,
         host: HostId,

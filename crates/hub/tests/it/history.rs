@@ -70,5 +70,17 @@ async fn trend_reads_take_only_the_latest_report_of_the_open_hour() {
         [(open_hour, 70.0, 1)],
         "the trend read decodes no uncompacted report, it takes the latest state"
     );
+
+    // A sample of the uncompacted window: the first report of each hour, oldest first.
+    let firsts: Vec<u64> = store
+        .pending_samples(host.id, from, to, HOUR_MS)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(firsts, [1, 2]);
+    let all = store.pending_samples(host.id, from, to, 1).await.unwrap();
+    assert_eq!(all.len(), 4, "a step finer than the reports takes each");
     hub.stop().await;
 }
