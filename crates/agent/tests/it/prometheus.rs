@@ -354,6 +354,9 @@ fn integration_sections_carry_the_reports_values() {
         "smartctl_device_percentage_used{device=\"sdc\"}",
         "hostwatch_gpu_utilization_pct{gpu=\"card1\"}",
         "hostwatch_ollama_loaded_context_tokens{model=\"mistral:latest\"}",
+        "pve_disk_size_bytes{id=\"storage/pve-node1/nas-backup\"}",
+        "pve_disk_usage_bytes{id=\"storage/pve-node1/nas-backup\"}",
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"sda\",state=\"suspended\"}",
     ] {
         assert!(!text.contains(absent), "unexpected `{absent}` in:\n{text}");
     }

@@ -34,14 +34,14 @@ pub(super) fn render(e: &mut Exposition, p: &Proxmox) {
         "pve_disk_size_bytes",
         "Size of a storage, or of a guest's root disk.",
         |g| Some(g.disk_max_bytes as f64),
-        |s| Some(s.size_bytes as f64),
+        |s| known_size(s).map(|s| s.size_bytes as f64),
     );
     both(
         e,
         "pve_disk_usage_bytes",
         "Space used on a storage, or on a guest's root disk (QEMU: 0 without the guest agent).",
         |g| Some(g.disk_used_bytes as f64),
-        |s| Some(s.used_bytes as f64),
+        |s| known_size(s).map(|s| s.used_bytes as f64),
     );
     type Get = fn(&PveGuest) -> f64;
     let gauges: [(&str, &str, Get); 5] = [
@@ -131,6 +131,12 @@ pub(super) fn render(e: &mut Exposition, p: &Proxmox) {
             ]
         },
     );
+}
+
+/// A storage Proxmox cannot reach (an NFS share that is down) reports size 0: its figures are
+/// unknown, not zero, so they are left out as Proxmox leaves them out.
+fn known_size(s: &PveStorage) -> Option<&PveStorage> {
+    (s.size_bytes > 0).then_some(s)
 }
 
 /// `qemu/101`, `lxc/108`: the resource id Proxmox and pve-exporter use.

@@ -18,17 +18,10 @@ const POOL_STATES: [&str; 7] = [
     "suspended",
 ];
 
-/// Vdevs have the pool states, and spares theirs.
-const VDEV_STATES: [&str; 9] = [
-    "online",
-    "degraded",
-    "faulted",
-    "offline",
-    "removed",
-    "unavail",
-    "suspended",
-    "avail",
-    "inuse",
+/// A vdev's states (OpenZFS `vdev_state_t` as `zpool status` names them; a pool's
+/// `suspended` is not one of them), and a spare's.
+const VDEV_STATES: [&str; 8] = [
+    "online", "degraded", "faulted", "offline", "removed", "unavail", "avail", "inuse",
 ];
 
 const SCAN_STATES: [&str; 4] = ["scanning", "finished", "canceled", "none"];
