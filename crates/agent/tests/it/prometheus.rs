@@ -537,3 +537,29 @@ fn watchdog_restarts_are_counted_across_reports() {
     state.record(bare);
     assert!(!state.render().contains("hostwatch_container_watchdog"));
 }
+
+#[test]
+fn a_state_outside_the_known_ones_gets_a_sample_of_its_own() {
+    // A newer daemon or ZFS may report a state this build does not list; it is not lost.
+    let mut report = full_report();
+    let Some(hostwatch_proto::Section::Ok(z)) = &mut report.sections.zfs else {
+        panic!("the golden report has zfs");
+    };
+    z.pools[0].state = "RECOVERING".into();
+    let state = MetricsState::default();
+    state.record(report);
+    let text = state.render();
+    assert!(
+        has_line(
+            &text,
+            "node_zfs_zpool_state{zpool=\"rpool\",state=\"recovering\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(has_line(
+        &text,
+        "node_zfs_zpool_state{zpool=\"rpool\",state=\"degraded\"} 0"
+    ));
+    let (code, findings) = promtool(&text);
+    assert_eq!((code, findings), (0, vec![]), "{text}");
+}
