@@ -217,3 +217,349 @@ fn served_over_http_with_the_text_format_content_type() {
     );
     assert!(response.contains("node_load1 0.52"));
 }
+
+/// Whether `text` has exactly the sample line `line`.
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+#[test]
+fn integration_sections_carry_the_reports_values() {
+    let state = MetricsState::default();
+    state.record(full_report());
+    let text = state.render();
+    for line in [
+        // containers: cAdvisor's names where the figure is the same, hostwatch_* for the rest
+        "hostwatch_containers_running 2",
+        "hostwatch_containers_unhealthy 1",
+        "hostwatch_container_info{name=\"web\",id=\"ba033ac44011\",image=\"nginx:1.27\",restart_policy=\"unless-stopped\"} 1",
+        "hostwatch_container_state{name=\"web\",state=\"running\"} 1",
+        "hostwatch_container_state{name=\"web\",state=\"exited\"} 0",
+        "hostwatch_container_state{name=\"watchtower-stopped\",state=\"exited\"} 1",
+        "hostwatch_container_health_state{name=\"api\",state=\"unhealthy\"} 1",
+        "hostwatch_container_health_state{name=\"api\",state=\"healthy\"} 0",
+        "hostwatch_container_health_failing_streak{name=\"api\"} 3",
+        "hostwatch_container_restarts_total{name=\"web\"} 1",
+        "hostwatch_container_exit_code{name=\"watchtower-stopped\"} 1",
+        "hostwatch_container_memory_unlimited{name=\"api\"} 1",
+        "container_start_time_seconds{image=\"nginx:1.27\",name=\"web\"} 1420559252.072",
+        "container_memory_working_set_bytes{image=\"nginx:1.27\",name=\"web\"} 6537216",
+        "container_memory_working_set_bytes{image=\"example/api:2\",name=\"api\"} 647168",
+        "container_spec_memory_limit_bytes{image=\"nginx:1.27\",name=\"web\"} 67108864",
+        "hostwatch_container_cpu_pct{name=\"web\"} 12.5",
+        "hostwatch_container_block_read_bytes_total{name=\"web\"} 823296",
+        "hostwatch_container_block_written_bytes_total{name=\"web\"} 122880",
+        "hostwatch_container_network_receive_bytes_total{name=\"web\"} 9979",
+        "hostwatch_container_network_transmit_bytes_total{name=\"web\"} 1338",
+        "hostwatch_container_watchdog_restarts_total{result=\"restarted\"} 1",
+        "hostwatch_container_watchdog_restarts_total{result=\"failed\"} 0",
+        // zfs: node_exporter's pool state, hostwatch_* for space, errors, scrubs, datasets
+        "node_zfs_zpool_state{zpool=\"rpool\",state=\"degraded\"} 1",
+        "node_zfs_zpool_state{zpool=\"rpool\",state=\"online\"} 0",
+        "node_zfs_zpool_state{zpool=\"rpool\",state=\"suspended\"} 0",
+        "hostwatch_zfs_pool_size_bytes{zpool=\"rpool\"} 1992864825344",
+        "hostwatch_zfs_pool_allocated_bytes{zpool=\"rpool\"} 697932185600",
+        "hostwatch_zfs_pool_free_bytes{zpool=\"rpool\"} 1294932639744",
+        "hostwatch_zfs_pool_capacity_pct{zpool=\"rpool\"} 35",
+        "hostwatch_zfs_pool_fragmentation_pct{zpool=\"rpool\"} 12",
+        "hostwatch_zfs_pool_errors{zpool=\"rpool\",type=\"checksum\"} 0",
+        "hostwatch_zfs_pool_data_errors{zpool=\"rpool\"} 0",
+        "hostwatch_zfs_pool_problems{zpool=\"rpool\"} 2",
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"mirror-0\",state=\"degraded\"} 1",
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"sdb\",state=\"unavail\"} 1",
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"sda\",state=\"unavail\"} 0",
+        "hostwatch_zfs_vdev_errors{zpool=\"rpool\",class=\"data\",vdev=\"sdb\",type=\"read\"} 0",
+        "hostwatch_zfs_scan_state{zpool=\"rpool\",function=\"scrub\",state=\"finished\"} 1",
+        "hostwatch_zfs_scan_start_timestamp_seconds{zpool=\"rpool\",function=\"scrub\"} 1767830400",
+        "hostwatch_zfs_scan_end_timestamp_seconds{zpool=\"rpool\",function=\"scrub\"} 1767834000",
+        "hostwatch_zfs_scan_errors{zpool=\"rpool\",function=\"scrub\"} 0",
+        "hostwatch_zfs_dataset_used_bytes{zpool=\"rpool\",dataset=\"rpool/data\"} 601295421440",
+        "hostwatch_zfs_dataset_available_bytes{zpool=\"rpool\",dataset=\"rpool/data\"} 1230000000000",
+        "hostwatch_zfs_dataset_compression_ratio{zpool=\"rpool\",dataset=\"rpool/data\"} 1.39",
+        // smart: smartctl_exporter's names and `device` label
+        "smartctl_device_smart_status{device=\"sdc\"} 1",
+        "smartctl_device_smart_status{device=\"nvme0\"} 1",
+        "smartctl_device_temperature{device=\"sdc\",temperature_type=\"current\"} 31",
+        "smartctl_device_temperature{device=\"nvme0\",temperature_type=\"current\"} 40",
+        "smartctl_device_power_on_seconds{device=\"sdc\"} 152834400",
+        "smartctl_device_capacity_bytes{device=\"sdc\"} 4000787030016",
+        "smartctl_device_percentage_used{device=\"nvme0\"} 3",
+        "smartctl_device_media_errors{device=\"nvme0\"} 0",
+        "smartctl_device_critical_warning{device=\"nvme0\"} 0",
+        "smartctl_device_smartctl_exit_status{device=\"sdc\"} 64",
+        "smartctl_device_smartctl_exit_status{device=\"sdb\"} 2",
+        "hostwatch_smart_device_info{device=\"sdc\",path=\"/dev/sdc\",interface=\"sat\",protocol=\"ATA\",model_name=\"HGST HUS726040ALE614\"} 1",
+        "hostwatch_smart_device_state{device=\"sdb\",state=\"standby\"} 1",
+        "hostwatch_smart_device_state{device=\"sdb\",state=\"ok\"} 0",
+        "hostwatch_smart_reallocated_sectors{device=\"sdc\"} 0",
+        "hostwatch_smart_pending_sectors{device=\"sdc\"} 0",
+        // proxmox: prometheus-pve-exporter's names, ids and units
+        "pve_up{id=\"qemu/101\"} 1",
+        "pve_up{id=\"qemu/9000\"} 0",
+        "pve_up{id=\"storage/pve-node1/local-zfs\"} 1",
+        "pve_up{id=\"storage/pve-node1/nas-backup\"} 0",
+        "pve_cpu_usage_ratio{id=\"qemu/101\"} 0.352",
+        "pve_cpu_usage_limit{id=\"qemu/101\"} 4",
+        "pve_memory_usage_bytes{id=\"qemu/101\"} 2147483648",
+        "pve_memory_size_bytes{id=\"qemu/101\"} 4294967296",
+        "pve_disk_size_bytes{id=\"qemu/101\"} 34359738368",
+        "pve_disk_size_bytes{id=\"storage/pve-node1/local-zfs\"} 962664386560",
+        "pve_disk_usage_bytes{id=\"storage/pve-node1/local-zfs\"} 25294921728",
+        "pve_uptime_seconds{id=\"qemu/101\"} 874350",
+        "pve_network_receive_bytes_total{id=\"qemu/101\"} 2456116121",
+        "pve_network_transmit_bytes_total{id=\"qemu/101\"} 545248946",
+        "pve_disk_read_bytes_total{id=\"qemu/101\"} 4510777856",
+        "pve_disk_written_bytes_total{id=\"qemu/101\"} 6059209728",
+        "pve_storage_shared{id=\"storage/pve-node1/nas-backup\"} 1",
+        "pve_guest_info{id=\"qemu/101\",node=\"pve-node1\",name=\"web1\",type=\"qemu\",template=\"0\",tags=\"prod;web\"} 1",
+        "pve_guest_info{id=\"qemu/9000\",node=\"pve-node1\",name=\"debian-template\",type=\"qemu\",template=\"1\",tags=\"\"} 1",
+        "pve_storage_info{id=\"storage/pve-node1/local-zfs\",node=\"pve-node1\",storage=\"local-zfs\",plugintype=\"zfspool\",content=\"images,rootdir\"} 1",
+        // gpu
+        "hostwatch_gpu_source_errors 1",
+        "hostwatch_gpu_info{gpu=\"card0\",vendor=\"amd\",index=\"0\",name=\"Radeon RX Vega 56/64\",pci_bus=\"0000:09:00.0\"} 1",
+        "hostwatch_gpu_info{gpu=\"nvidia0\",vendor=\"nvidia\",index=\"0\",name=\"Tesla T4\",pci_bus=\"0000:00:1e.0\"} 1",
+        "hostwatch_gpu_suspended{gpu=\"card1\"} 1",
+        "hostwatch_gpu_suspended{gpu=\"card0\"} 0",
+        "hostwatch_gpu_utilization_pct{gpu=\"card0\"} 4",
+        "hostwatch_gpu_memory_used_bytes{gpu=\"nvidia0\"} 1082130432",
+        "hostwatch_gpu_memory_total_bytes{gpu=\"card1\"} 536870912",
+        "hostwatch_gpu_gtt_used_bytes{gpu=\"card0\"} 144560128",
+        "hostwatch_gpu_gtt_total_bytes{gpu=\"card0\"} 8573157376",
+        "hostwatch_gpu_temperature_celsius{gpu=\"nvidia0\"} 40",
+        "hostwatch_gpu_power_watts{gpu=\"nvidia0\"} 26.78",
+        "hostwatch_gpu_power_limit_watts{gpu=\"card0\"} 220",
+        "hostwatch_gpu_fan_pct{gpu=\"card0\"} 24.71",
+        "hostwatch_gpu_fan_rpm{gpu=\"card0\"} 780",
+        "hostwatch_gpu_process_memory_bytes{gpu=\"nvidia0\",pid=\"5762\",name=\"python\",kind=\"compute\"} 1053818880",
+        "hostwatch_gpu_process_memory_bytes{gpu=\"nvidia0\",pid=\"675\",name=\"\",kind=\"graphics\"} 23068672",
+        // ollama
+        "hostwatch_ollama_memory_warnings 1",
+        "hostwatch_ollama_model_info{model=\"llama3:70b\",family=\"llama\",parameter_size=\"70.6B\",quantization=\"Q4_0\"} 1",
+        "hostwatch_ollama_model_size_bytes{model=\"qwen2.5-coder:1.5b\"} 986061892",
+        "hostwatch_ollama_model_modified_timestamp_seconds{model=\"mistral:latest\"} 1714867064.706",
+        "hostwatch_ollama_loaded_size_bytes{model=\"gemma4\"} 6591830464",
+        "hostwatch_ollama_loaded_vram_bytes{model=\"gemma4\"} 5333539264",
+        "hostwatch_ollama_loaded_expires_timestamp_seconds{model=\"mistral:latest\"} 1717537111.837",
+        "hostwatch_ollama_loaded_context_tokens{model=\"gemma4\"} 4096",
+    ] {
+        assert!(has_line(&text, line), "missing `{line}` in:\n{text}");
+    }
+    // What the report does not know is absent, never a made-up 0.
+    for absent in [
+        "container_spec_memory_limit_bytes{image=\"example/api:2\"",
+        "container_start_time_seconds{image=\"containrrr/watchtower:latest\"",
+        "hostwatch_container_health_state{name=\"watchtower-stopped\"",
+        "hostwatch_zfs_scan_progress_pct{",
+        "smartctl_device_smart_status{device=\"sdb\"}",
+        "smartctl_device_percentage_used{device=\"sdc\"}",
+        "hostwatch_gpu_utilization_pct{gpu=\"card1\"}",
+        "hostwatch_ollama_loaded_context_tokens{model=\"mistral:latest\"}",
+        "pve_disk_size_bytes{id=\"storage/pve-node1/nas-backup\"}",
+        "pve_disk_usage_bytes{id=\"storage/pve-node1/nas-backup\"}",
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"sda\",state=\"suspended\"}",
+    ] {
+        assert!(!text.contains(absent), "unexpected `{absent}` in:\n{text}");
+    }
+}
+
+#[test]
+fn a_failed_integration_section_writes_nothing_of_its_own() {
+    // (section, the prefixes of every family it writes, a line of another section that stays)
+    let cases: [(&str, &[&str], &str); 7] = [
+        (
+            "containers",
+            &["container_", "hostwatch_container"],
+            "hostwatch_gpu_source_errors 1",
+        ),
+        (
+            "zfs",
+            &[
+                "node_zfs_",
+                "hostwatch_zfs_pool",
+                "hostwatch_zfs_vdev",
+                "hostwatch_zfs_scan",
+            ],
+            "hostwatch_zfs_dataset_used_bytes{zpool=\"rpool\",dataset=\"rpool/data\"} 601295421440",
+        ),
+        (
+            "zfs_datasets",
+            &["hostwatch_zfs_dataset"],
+            "hostwatch_zfs_pool_problems{zpool=\"rpool\"} 2",
+        ),
+        (
+            "smart",
+            &["smartctl_", "hostwatch_smart_"],
+            "pve_up{id=\"qemu/101\"} 1",
+        ),
+        (
+            "proxmox",
+            &["pve_"],
+            "smartctl_device_smart_status{device=\"sdc\"} 1",
+        ),
+        (
+            "gpu",
+            &["hostwatch_gpu_"],
+            "hostwatch_ollama_memory_warnings 1",
+        ),
+        (
+            "ollama",
+            &["hostwatch_ollama_"],
+            "hostwatch_containers_running 2",
+        ),
+    ];
+    for (section, prefixes, kept) in cases {
+        let mut report = full_report();
+        report
+            .sections
+            .put_error(
+                section,
+                hostwatch_proto::SectionError {
+                    kind: hostwatch_proto::ErrorKind::Parse,
+                    message: "bad".into(),
+                },
+            )
+            .unwrap();
+        let state = MetricsState::default();
+        state.record(report);
+        let text = state.render();
+        for line in text.lines() {
+            let name = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+                .unwrap_or(line);
+            assert!(
+                !prefixes.iter().any(|p| name.starts_with(p)),
+                "{section} failed but wrote `{line}`"
+            );
+        }
+        assert!(
+            has_line(
+                &text,
+                &format!("hostwatch_collector_errors_total{{collector=\"{section}\"}} 1")
+            ),
+            "{section}: the failure is counted\n{text}"
+        );
+        assert!(has_line(&text, kept), "{section}: the others stay\n{text}");
+    }
+}
+
+#[test]
+fn label_values_from_outside_are_escaped_and_promtool_reads_them() {
+    let mut report = full_report();
+    let Some(hostwatch_proto::Section::Ok(c)) = &mut report.sections.containers else {
+        panic!("the golden report has containers");
+    };
+    c.containers[0].name = "we\"b\\x\ny".into();
+    let Some(hostwatch_proto::Section::Ok(o)) = &mut report.sections.ollama else {
+        panic!("the golden report has ollama");
+    };
+    o.loaded[1].name = "evil\"} 1\nfake_metric 2".into();
+    let state = MetricsState::default();
+    state.record(report);
+    let text = state.render();
+    assert!(
+        has_line(
+            &text,
+            r#"container_memory_working_set_bytes{image="nginx:1.27",name="we\"b\\x\ny"} 6537216"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has_line(
+            &text,
+            r#"hostwatch_ollama_loaded_vram_bytes{model="evil\"} 1\nfake_metric 2"} 5333539264"#
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("fake_metric")),
+        "a label value cannot start a line of its own"
+    );
+    let (code, findings) = promtool(&text);
+    assert_eq!((code, findings), (0, vec![]), "{text}");
+}
+
+#[test]
+fn items_with_the_same_labels_write_one_series() {
+    // A duplicate series makes Prometheus reject the sample; the first item wins.
+    let mut report = full_report();
+    let Some(hostwatch_proto::Section::Ok(z)) = &mut report.sections.zfs else {
+        panic!("the golden report has zfs");
+    };
+    let twin = z.pools[0].vdevs[0].children[1].clone();
+    z.pools[0].vdevs[0].children.push(twin);
+    let state = MetricsState::default();
+    state.record(report);
+    let text = state.render();
+    let sdb =
+        "hostwatch_zfs_vdev_state{zpool=\"rpool\",class=\"data\",vdev=\"sdb\",state=\"unavail\"} 1";
+    assert_eq!(text.lines().filter(|l| *l == sdb).count(), 1, "{text}");
+    let (code, findings) = promtool(&text);
+    assert_eq!((code, findings), (0, vec![]), "{text}");
+}
+
+#[test]
+fn watchdog_restarts_are_counted_across_reports() {
+    // Each watchdog action is in exactly one report; the count is what Prometheus can see.
+    let state = MetricsState::default();
+    state.record(full_report());
+    let mut next = full_report();
+    next.seq += 1;
+    next.sections
+        .put_error(
+            "containers",
+            hostwatch_proto::SectionError {
+                kind: hostwatch_proto::ErrorKind::Io,
+                message: "daemon went away".into(),
+            },
+        )
+        .unwrap();
+    state.record(next);
+    let mut third = full_report();
+    third.seq += 2;
+    state.record(third);
+    let text = state.render();
+    assert!(
+        has_line(
+            &text,
+            "hostwatch_container_watchdog_restarts_total{result=\"restarted\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(has_line(
+        &text,
+        "hostwatch_container_watchdog_restarts_total{result=\"failed\"} 0"
+    ));
+    // Without a container daemon there is nothing to count.
+    let mut bare = full_report();
+    bare.sections.containers = None;
+    let state = MetricsState::default();
+    state.record(bare);
+    assert!(!state.render().contains("hostwatch_container_watchdog"));
+}
+
+#[test]
+fn a_state_outside_the_known_ones_gets_a_sample_of_its_own() {
+    // A newer daemon or ZFS may report a state this build does not list; it is not lost.
+    let mut report = full_report();
+    let Some(hostwatch_proto::Section::Ok(z)) = &mut report.sections.zfs else {
+        panic!("the golden report has zfs");
+    };
+    z.pools[0].state = "RECOVERING".into();
+    let state = MetricsState::default();
+    state.record(report);
+    let text = state.render();
+    assert!(
+        has_line(
+            &text,
+            "node_zfs_zpool_state{zpool=\"rpool\",state=\"recovering\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(has_line(
+        &text,
+        "node_zfs_zpool_state{zpool=\"rpool\",state=\"degraded\"} 0"
+    ));
+    let (code, findings) = promtool(&text);
+    assert_eq!((code, findings), (0, vec![]), "{text}");
+}

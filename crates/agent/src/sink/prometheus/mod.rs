@@ -5,6 +5,18 @@
 //! dashboards built for it work unchanged; everything else is `hostwatch_*`. The text is
 //! rendered from the latest report of each source at scrape time — a scrape never triggers
 //! collection, so scraping often costs the host nothing extra.
+//!
+//! The integration sections each have a file of their own beside this one, borrowing the
+//! established exporter's names where there is one (smartctl_exporter, prometheus-pve-exporter,
+//! node_exporter's zfs collector, cAdvisor); docs/metrics.md lists every family.
+
+mod containers;
+mod gpu;
+mod ollama;
+mod proxmox;
+mod rows;
+mod smart;
+mod zfs;
 
 use super::exposition::{Exposition, Kind};
 use hostwatch_proto::sections::{CpuSeconds, PressureResource};
@@ -27,6 +39,9 @@ struct Latest {
     report: Option<Report>,
     /// Failed collections per source since start.
     errors: BTreeMap<&'static str, u64>,
+    /// Container restarts by the health watchdog since start, per result. Each action is in
+    /// exactly one report, so only a count kept here lets Prometheus see them.
+    watchdog: BTreeMap<&'static str, u64>,
 }
 
 impl MetricsState {
@@ -39,6 +54,9 @@ impl MetricsState {
         for (name, _) in report.sections.errors() {
             *latest.errors.entry(name).or_insert(0) += 1;
         }
+        if let Some(c) = ok(&report.sections.containers) {
+            containers::count_watchdog(&mut latest.watchdog, c);
+        }
         match &mut latest.report {
             Some(r) => r.absorb_owned(report),
             None => latest.report = Some(report),
@@ -48,7 +66,7 @@ impl MetricsState {
     /// The exposition text of the latest state; empty-but-valid before the first report.
     pub fn render(&self) -> String {
         let latest = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        render(latest.report.as_ref(), &latest.errors)
+        render(latest.report.as_ref(), &latest.errors, &latest.watchdog)
     }
 }
 
@@ -75,8 +93,13 @@ fn ok<T>(s: &Option<Section<T>>) -> Option<&T> {
     s.as_ref().and_then(Section::ok)
 }
 
-/// Renders the exposition of one (merged) report.
-pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> String {
+/// Renders the exposition of one (merged) report, with the counts kept since start: failed
+/// collections per source, and watchdog restarts per result.
+pub fn render(
+    report: Option<&Report>,
+    errors: &BTreeMap<&'static str, u64>,
+    watchdog: &BTreeMap<&'static str, u64>,
+) -> String {
     let mut e = Exposition::with_capacity(16 * 1024);
     e.family(
         "hostwatch_collector_errors_total",
@@ -90,6 +113,7 @@ pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> 
             *n as f64,
         );
     }
+    containers::watchdog(&mut e, watchdog);
     let Some(r) = report else {
         return e.finish();
     };
@@ -166,6 +190,29 @@ pub fn render(report: Option<&Report>, errors: &BTreeMap<&'static str, u64>) -> 
     }
     if let Some(d) = ok(&s.systemd) {
         systemd(&mut e, d);
+    }
+    // A section holding an error writes nothing of its own: stale values would look current,
+    // and hostwatch_collector_errors_total already counts the failure.
+    if let Some(c) = ok(&s.containers) {
+        containers::render(&mut e, c);
+    }
+    if let Some(z) = ok(&s.zfs) {
+        zfs::pools(&mut e, z);
+    }
+    if let Some(d) = ok(&s.zfs_datasets) {
+        zfs::datasets(&mut e, d);
+    }
+    if let Some(d) = ok(&s.smart) {
+        smart::render(&mut e, d);
+    }
+    if let Some(p) = ok(&s.proxmox) {
+        proxmox::render(&mut e, p);
+    }
+    if let Some(g) = ok(&s.gpu) {
+        gpu::render(&mut e, g);
+    }
+    if let Some(o) = ok(&s.ollama) {
+        ollama::render(&mut e, o);
     }
     e.finish()
 }
