@@ -17,12 +17,14 @@
 //! - process counts drift, the top process's CPU follows the machine's.
 //!
 //! Like a real agent, the first report of an instance has no rates (a rate needs two reads),
-//! and the medium-tier sections (`system`, `filesystems`) come only every `medium_every` ticks.
+//! and the medium-tier sections (`system`, `filesystems`, and the template's ZFS pools, Proxmox,
+//! systemd and Ollama) come only every `medium_every` ticks, the slow ones (ZFS datasets,
+//! S.M.A.R.T.) every sixth of those, as the agent's default tiers have them.
 
 use hostwatch_proto::sections::{
     CoreCpu, CpuModes, CpuSeconds, DiskRates, Filesystems, InterfaceRates, MemorySource, System,
 };
-use hostwatch_proto::{Report, Section, SpoolStats, Tier};
+use hostwatch_proto::{Report, Section, Sections, SpoolStats, Tier};
 
 /// The golden report every simulated host starts from: every section, realistic values.
 pub const TEMPLATE: &str = include_str!("../../../proto/tests/fixtures/report-v1-full.json");
@@ -30,6 +32,8 @@ pub const TEMPLATE: &str = include_str!("../../../proto/tests/fixtures/report-v1
 /// One day in milliseconds.
 const DAY_MS: i64 = 86_400_000;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// The agent's default slow tier (1800 s) is six of its medium ticks (300 s).
+const SLOW_PER_MEDIUM: u64 = 6;
 
 /// A filesystem that fills at a set rate, for alert tests (`--fill-disk`).
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +118,11 @@ pub struct SimHost {
     /// Medium-tier sections, lent to the report only on medium ticks.
     system: Option<System>,
     filesystems: Option<Filesystems>,
+    /// The template's other sections of the medium and slow tiers, as the agent's collectors
+    /// default them (ZFS pools, Proxmox, systemd, Ollama; ZFS datasets, S.M.A.R.T.): sent only
+    /// on their ticks, as a real agent does.
+    medium: Sections,
+    slow: Sections,
     rng: fastrand::Rng,
     cores: u32,
     medium_every: u64,
@@ -185,6 +194,18 @@ impl SimHost {
         let mut filesystems = match s.filesystems.take() {
             Some(Section::Ok(fs)) => fs,
             _ => return Err(take("filesystems")),
+        };
+        let medium = Sections {
+            zfs: s.zfs.take(),
+            proxmox: s.proxmox.take(),
+            systemd: s.systemd.take(),
+            ollama: s.ollama.take(),
+            ..Sections::default()
+        };
+        let slow = Sections {
+            zfs_datasets: s.zfs_datasets.take(),
+            smart: s.smart.take(),
+            ..Sections::default()
         };
         let kind = match index % 3 {
             0 => Kind::Vm,
@@ -328,6 +349,8 @@ impl SimHost {
             report,
             system: Some(system),
             filesystems: Some(filesystems),
+            medium,
+            slow,
             cores,
             medium_every: medium_every.max(1),
             tick: 0,
@@ -361,6 +384,9 @@ impl SimHost {
             .unwrap_or(0.0);
         self.last_ms = Some(now_ms);
         let medium = self.tick.is_multiple_of(self.medium_every);
+        let slow = self
+            .tick
+            .is_multiple_of(self.medium_every * SLOW_PER_MEDIUM);
         self.tick += 1;
 
         self.advance(now_ms, dt, first);
@@ -374,6 +400,11 @@ impl SimHost {
             r.tiers.push(Tier::Medium);
             r.sections.system = self.system.take().map(Section::Ok);
             r.sections.filesystems = self.filesystems.take().map(Section::Ok);
+            r.sections.merge_from(&self.medium);
+        }
+        if slow {
+            r.tiers.push(Tier::Slow);
+            r.sections.merge_from(&self.slow);
         }
         json.clear();
         serde_json::to_writer(&mut *json, &*r).expect("a report always serializes");
@@ -387,6 +418,15 @@ impl SimHost {
                 self.filesystems = Some(fs);
             }
         }
+        let s = &mut r.sections;
+        (
+            s.zfs,
+            s.proxmox,
+            s.systemd,
+            s.ollama,
+            s.zfs_datasets,
+            s.smart,
+        ) = (None, None, None, None, None, None);
         self.points.len()
     }
 
