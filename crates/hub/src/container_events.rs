@@ -2,8 +2,9 @@
 //!
 //! A report can arrive twice (a retry after a lost reply, a spool backfill); the store keeps
 //! it once but the events are written here, so an action already logged (same host, time,
-//! kind and message) is skipped. Watchdog actions are rare (a few an hour at most), so the
-//! lookup costs nothing that matters.
+//! kind and message) is skipped. The lookup reads only the events in the actions' own time
+//! span: a report that carries an old action (an agent's spool backfilled days later) must not
+//! read the host's whole event log.
 
 use crate::store::{EventQuery, HostId, Store, StoreError};
 use hostwatch_proto::sections::{WatchdogAction, WatchdogResult};
@@ -46,13 +47,17 @@ pub async fn record<S: Store>(
     host: HostId,
     actions: Vec<WatchdogAction>,
 ) -> Result<(), StoreError> {
-    let Some(since) = actions.iter().map(|a| a.at).min() else {
+    let (Some(since), Some(until)) = (
+        actions.iter().map(|a| a.at).min(),
+        actions.iter().map(|a| a.at).max(),
+    ) else {
         return Ok(());
     };
     let existing = store
         .events(EventQuery {
             host: Some(host),
             since: Some(since),
+            until: Some(until),
             limit: 10_000,
         })
         .await?;

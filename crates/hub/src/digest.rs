@@ -188,6 +188,7 @@ pub async fn gather<S: Store>(hub: &Hub<S>, to: i64) -> Result<Digest, StoreErro
         .events(EventQuery {
             host: None,
             since: Some(from),
+            until: None,
             limit: 1_000_000,
         })
         .await?;

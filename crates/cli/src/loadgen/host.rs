@@ -195,6 +195,11 @@ impl SimHost {
             Some(Section::Ok(fs)) => fs,
             _ => return Err(take("filesystems")),
         };
+        // An agent reports a watchdog restart once, in the report after it; the template's
+        // would otherwise repeat in every report of every host.
+        if let Some(Section::Ok(c)) = &mut s.containers {
+            c.watchdog_actions.clear();
+        }
         let medium = Sections {
             zfs: s.zfs.take(),
             proxmox: s.proxmox.take(),

@@ -144,6 +144,7 @@ pub async fn events<S: Store>(
     let query = EventQuery {
         host,
         since: p.since,
+        until: None,
         limit: p.limit.unwrap_or(100).min(1000),
     };
     Ok(Json(hub.store.events(query).await?))

@@ -231,6 +231,8 @@ pub struct EventQuery {
     pub host: Option<HostId>,
     /// Only events at or after this time, unix ms.
     pub since: Option<i64>,
+    /// Only events at or before this time, unix ms.
+    pub until: Option<i64>,
     pub limit: u32,
 }
 

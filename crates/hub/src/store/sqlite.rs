@@ -847,10 +847,11 @@ impl Store for SqliteStore {
                     "SELECT e.id, h.name, e.at, e.kind, e.message FROM events e
                      LEFT JOIN hosts h ON h.id = e.host_id
                      WHERE (?1 IS NULL OR e.host_id = ?1) AND (?2 IS NULL OR e.at >= ?2)
+                       AND (?4 IS NULL OR e.at <= ?4)
                      ORDER BY e.at DESC, e.id DESC LIMIT ?3",
                 )
                 .map_err(db)?;
-            s.query_map(params![q.host, q.since, q.limit], |r| {
+            s.query_map(params![q.host, q.since, q.limit, q.until], |r| {
                 Ok(Event {
                     id: r.get(0)?,
                     host: r.get(1)?,

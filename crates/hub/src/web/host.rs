@@ -270,6 +270,7 @@ pub async fn page<S: Store>(
     let events = EventQuery {
         host: Some(host.id),
         since: None,
+        until: None,
         limit: 30,
     };
     let loaded = tokio::try_join!(

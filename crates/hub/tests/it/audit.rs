@@ -143,6 +143,7 @@ async fn forwarded_entries_are_stored_once_and_shown_to_admins() {
         .events(EventQuery {
             host: Some(h.id),
             since: None,
+            until: None,
             limit: 100,
         })
         .await

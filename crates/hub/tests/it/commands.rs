@@ -196,6 +196,7 @@ async fn a_queued_command_rides_once_on_the_next_envelope_and_its_result_is_stor
         .events(EventQuery {
             host: Some(h.id),
             since: None,
+            until: None,
             limit: 50,
         })
         .await
