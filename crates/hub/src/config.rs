@@ -99,6 +99,10 @@ pub struct IngestConfig {
     /// Requests per minute one host may make before getting 429 (a backfilling agent sends
     /// batches, so this is far above one per interval).
     pub requests_per_minute: u32,
+    /// Ingest requests handled at once; more are answered 503 with `Retry-After` at once.
+    /// Past its capacity a hub that queued them would answer each after the agents' timeout,
+    /// doing the work for nobody; refused, the agents spool and come back later.
+    pub max_in_flight: usize,
 }
 
 impl Default for IngestConfig {
@@ -107,6 +111,7 @@ impl Default for IngestConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_batch: 1000,
             requests_per_minute: 600,
+            max_in_flight: 256,
         }
     }
 }
@@ -182,6 +187,9 @@ impl HubConfig {
             return Err(
                 "keys `ingest.max_batch` and `ingest.requests_per_minute`: must be positive".into(),
             );
+        }
+        if self.ingest.max_in_flight == 0 {
+            return Err("key `ingest.max_in_flight`: must be positive".into());
         }
         let r = &self.retention;
         if r.raw_days == 0 || r.raw_days > r.minute_days || r.minute_days > r.hour_days {

@@ -30,6 +30,8 @@ pub struct Hub<S> {
     pub pending_commands: crate::commands::PendingCommands,
     /// Every host's last hour of CPU and memory, a point a minute, recorded at ingest.
     pub recent: crate::recent::Recent,
+    /// One permit per ingest request in flight (`[ingest] max_in_flight`).
+    pub ingest_slots: tokio::sync::Semaphore,
 }
 
 /// Something about a host changed.
@@ -89,6 +91,7 @@ impl<S: Store> Hub<S> {
             ))
         });
         let rate = RateLimiter::per_minute(config.ingest.requests_per_minute);
+        let ingest_slots = tokio::sync::Semaphore::new(config.ingest.max_in_flight);
         let alerts = AlertEngine::from_config(
             &config.alerts,
             notifier.clone(),
@@ -108,6 +111,7 @@ impl<S: Store> Hub<S> {
             web: crate::web::WebState::new(),
             pending_commands: crate::commands::PendingCommands::default(),
             recent: crate::recent::Recent::default(),
+            ingest_slots,
         })
     }
 }

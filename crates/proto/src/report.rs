@@ -193,6 +193,10 @@ impl Report {
 
     /// The report as compact JSON, the wire form.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a report always serializes")
+        // Sized for a whole host's report up front: growing from empty re-copies it a dozen
+        // times, which showed in the hub's writer thread.
+        let mut out = Vec::with_capacity(32 * 1024);
+        serde_json::to_writer(&mut out, self).expect("a report always serializes");
+        out
     }
 }

@@ -88,11 +88,32 @@ fn wrong_host(doc: usize, found: &str, host: &str) -> ApiError {
     )
 }
 
+/// The hub is handling `[ingest] max_in_flight` requests already: 503, come back in a moment.
+fn busy<S>(hub: &Hub<S>) -> Response {
+    let mut r = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "the hub is handling {} requests already; retry in {BUSY_RETRY_SECONDS} s",
+            hub.config.ingest.max_in_flight
+        ),
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECONDS));
+    r
+}
+
+/// What a busy hub asks agents to wait; they add their own backoff and jitter.
+const BUSY_RETRY_SECONDS: u64 = 5;
+
 pub async fn reports<S: Store>(
     State(hub): State<Arc<Hub<S>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(_slot) = hub.ingest_slots.try_acquire() else {
+        return busy(&hub);
+    };
     match admit(&hub, &headers).await {
         Ok(host) => answer(store_reports(&hub, &host, &body).await),
         Err(refused) => refused,
@@ -104,6 +125,9 @@ pub async fn job_runs<S: Store>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(_slot) = hub.ingest_slots.try_acquire() else {
+        return busy(&hub);
+    };
     match admit(&hub, &headers).await {
         Ok(host) => answer(store_job_runs(&hub, &host, &body).await),
         Err(refused) => refused,

@@ -314,6 +314,34 @@ async fn a_flooding_host_gets_429_with_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_at_its_limit_of_requests_in_flight_answers_503_at_once() {
+    let mut config = HubConfig::default();
+    config.ingest.max_in_flight = 2;
+    let hub = TestHub::start(config).await;
+    let token = hub.enrol("web-1").await;
+    // Two requests still being handled hold both slots.
+    let held = hub.hub.ingest_slots.try_acquire_many(2).unwrap();
+    let resp = hub
+        .post_json("/api/v1/reports", &token, &json(&report("web-1", "i", 1)))
+        .await;
+    assert_eq!(resp.status, 503);
+    assert_eq!(resp.header("retry-after"), Some("5"));
+    assert!(
+        resp.text().contains("handling 2 requests already"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(hub.stored_reports("web-1").await, 0, "nothing stored");
+    drop(held);
+    let resp = hub
+        .post_json("/api/v1/reports", &token, &json(&report("web-1", "i", 1)))
+        .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(hub.stored_reports("web-1").await, 1);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_runs_are_stored_once_per_run_id() {
     let hub = TestHub::start(HubConfig::default()).await;
     let token = hub.enrol("backup-1").await;
