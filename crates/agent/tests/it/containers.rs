@@ -521,6 +521,31 @@ fn a_socket_nobody_answers_on_is_an_error_and_no_socket_is_no_section() {
 }
 
 #[test]
+fn an_engine_started_after_the_agent_is_found_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = dir.path().join("docker.sock");
+    let mut s = collector(
+        None,
+        false,
+        SocketSearch {
+            docker_host: None,
+            candidates: vec![default.clone()],
+        },
+    );
+    assert!(matches!(s.collector.collect(), Ok(None)));
+    // Docker starts: its default socket appears.
+    let daemon = watchtower_daemon();
+    std::os::unix::fs::symlink(&daemon.socket, &default).unwrap();
+    // A host without an engine is not searched on every tick...
+    s.clock.fetch_add(10_000, Ordering::SeqCst);
+    assert!(matches!(s.collector.collect(), Ok(None)));
+    assert!(daemon.requests().is_empty(), "{:?}", daemon.requests());
+    // ...but again a minute after the last search.
+    s.clock.fetch_add(50_000, Ordering::SeqCst);
+    assert_eq!(section(&mut s).containers.len(), 4);
+}
+
+#[test]
 fn docker_host_points_at_the_socket() {
     let daemon = unhealthy_daemon("running", "Up 2 hours (unhealthy)");
     let mut s = collector(

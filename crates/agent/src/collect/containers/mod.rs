@@ -85,8 +85,15 @@ pub struct ContainersCollector {
     host_mem_total: Option<Option<u64>>,
     watchdog: Option<Watchdog>,
     warned_docker_host: bool,
+    /// When the default sockets were last looked for and none existed (unix ms): they are
+    /// looked for again only [`LOOK_AGAIN_MS`] later, not on every tick of a host without
+    /// a container engine.
+    absent_since_ms: Option<i64>,
     clock: Box<dyn Fn() -> i64 + Send>,
 }
+
+/// How long a host without a container engine goes before the sockets are looked for again.
+const LOOK_AGAIN_MS: i64 = 60_000;
 
 impl std::fmt::Debug for ContainersCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,6 +124,7 @@ impl ContainersCollector {
                 .enabled
                 .then(|| Watchdog::new(config.watchdog.clone())),
             warned_docker_host: false,
+            absent_since_ms: None,
             clock: Box::new(|| jiff::Timestamp::now().as_millisecond()),
         }
     }
@@ -183,16 +191,24 @@ impl Collector for ContainersCollector {
     }
 
     fn collect(&mut self) -> Result<Option<SectionData>, CollectError> {
+        let now_ms = (self.clock)();
+        if self
+            .absent_since_ms
+            .is_some_and(|at| (0..LOOK_AGAIN_MS).contains(&(now_ms - at)))
+        {
+            return Ok(None);
+        }
         let Some(socket) = self.socket()? else {
             self.api = None;
             self.known.clear();
+            self.absent_since_ms = Some(now_ms);
             return Ok(None);
         };
+        self.absent_since_ms = None;
         if self.api.as_ref().is_none_or(|a| a.socket() != socket) {
             self.api = Some(DockerApi::new(socket.clone(), self.timeout));
             self.known.clear();
         }
-        let now_ms = (self.clock)();
         let host_mem_total = self.host_mem_total();
         let mut api = self.api.take().expect("set above");
         let result = self.read(&mut api, now_ms, host_mem_total);
