@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 pub const MINUTES: usize = 60;
 const MINUTE_MS: i64 = 60_000;
 
-/// A figure kept per minute, named by its series (docs/series.md).
+/// A figure kept per minute, named by its series (docs/series.md); its discriminant is its
+/// slot in a minute's sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figure {
     /// `cpu.busy_pct`
@@ -136,7 +137,7 @@ impl Recent {
     /// Adds whole minutes' averages of `figure` (from the stored series) to minutes that have
     /// none of it yet: what arrived live is kept.
     pub fn backfill(&self, host: HostId, figure: Figure, minutes: &[(i64, f64)]) {
-        let i = index(figure);
+        let i = figure as usize;
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         let ring = rings.entry(host).or_default();
         for &(at, value) in minutes.iter().filter(|(_, v)| v.is_finite()) {
@@ -151,7 +152,7 @@ impl Recent {
 
     /// `figure`'s minute averages over the hour up to `now_ms`, oldest first.
     pub fn points(&self, host: HostId, figure: Figure, now_ms: i64) -> Vec<(i64, f64)> {
-        let i = index(figure);
+        let i = figure as usize;
         let since = now_ms - MINUTES as i64 * MINUTE_MS;
         let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         rings
@@ -169,7 +170,7 @@ impl Recent {
     /// `figure`'s average over the hour up to `now_ms`, each sample weighing the same;
     /// `None` without any.
     pub fn mean(&self, host: HostId, figure: Figure, now_ms: i64) -> Option<f64> {
-        let i = index(figure);
+        let i = figure as usize;
         let since = now_ms - MINUTES as i64 * MINUTE_MS;
         let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         let (sum, n) = rings
@@ -182,13 +183,6 @@ impl Recent {
             });
         (n > 0).then(|| sum / n as f64)
     }
-}
-
-fn index(figure: Figure) -> usize {
-    Figure::ALL
-        .iter()
-        .position(|f| *f == figure)
-        .expect("every figure is in ALL")
 }
 
 /// Fills every host's rings with its last hour from the store, once when the hub starts: the
