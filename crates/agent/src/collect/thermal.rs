@@ -14,7 +14,7 @@
 
 use super::{CollectError, Collector};
 use crate::HostPaths;
-use crate::paths::{PseudoFile, read_trimmed};
+use crate::paths::{PseudoFile, read_into, read_trimmed};
 use hostwatch_proto::sections::{TempSensor, Thermal, ThermalZone};
 use hostwatch_proto::{SectionData, Tier};
 use std::ffi::OsString;
@@ -308,9 +308,7 @@ fn discover_chip(
     let mut text = String::new();
     for (number, base) in inputs {
         let attribute = |suffix: &str| base.join(format!("temp{number}_{suffix}"));
-        let limit = |suffix: &str, text: &mut String| {
-            read_millidegrees(&mut PseudoFile::new(attribute(suffix)), text, &mut false)
-        };
+        let limit = |suffix: &str, text: &mut String| read_limit(&attribute(suffix), text);
         let label = read_trimmed(&attribute("label")).filter(|l| !l.is_empty());
         let max_celsius = limit("max", &mut text)?;
         let crit_celsius = limit("crit", &mut text)?;
@@ -385,27 +383,38 @@ fn is_cpu_zone(kind: &str) -> bool {
     kind == "x86_pkg_temp" || kind.contains("cpu") || kind.starts_with("soc")
 }
 
-/// Reads a millidegree file as °C. `Ok(None)` when the file is absent (then `vanished` is set)
-/// or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is not a
-/// number is an error naming the file.
+/// Reads a sensor's millidegree file as °C. `Ok(None)` when the file is absent (then `vanished`
+/// is set) or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is
+/// not a number is an error naming the file.
 fn read_millidegrees(
     file: &mut PseudoFile,
     text: &mut String,
     vanished: &mut bool,
 ) -> Result<Option<f64>, CollectError> {
     match file.read_optional(text) {
-        Ok(true) => {}
+        Ok(true) => parse_millidegrees(file.path(), text).map(Some),
         Ok(false) => {
             *vanished = true;
-            return Ok(None);
+            Ok(None)
         }
-        Err(_) => return Ok(None),
+        Err(_) => Ok(None),
     }
-    let path = file.path();
+}
+
+/// A limit (`temp*_max`, `temp*_crit`), read once at discovery; `Ok(None)` when absent or
+/// unreadable.
+fn read_limit(path: &Path, text: &mut String) -> Result<Option<f64>, CollectError> {
+    if read_into(path, text).is_err() {
+        return Ok(None);
+    }
+    parse_millidegrees(path, text).map(Some)
+}
+
+fn parse_millidegrees(path: &Path, text: &str) -> Result<f64, CollectError> {
     let value = text.trim();
     value
         .parse::<i64>()
-        .map(|milli| Some(milli as f64 / 1000.0))
+        .map(|milli| milli as f64 / 1000.0)
         .map_err(|_| {
             CollectError::parse(
                 path,
