@@ -15,7 +15,7 @@ use crate::state::{AgentState, StateDirCandidates, StateError, resolve_state_dir
 use hostwatch_proto::Report;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -138,7 +138,10 @@ pub async fn run(
     };
     let schedule = Schedule::new(&config.tiers);
     let interval_changes = hub.as_ref().map(HubSink::interval_changes);
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let stop = Arc::new(Stop::default());
+    // However this function ends (shutdown, an error, its future dropped), the thread stops.
+    let _stop_on_return = StopOnDrop(stop.clone());
+    let thread_stop = stop.clone();
     let (done_tx, mut done) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Handle::current();
     let collector = Collection {
@@ -157,7 +160,7 @@ pub async fn run(
         .spawn(move || {
             // Delivery may hand work to the runtime (spooling on a blocking thread).
             let _runtime = runtime.enter();
-            let _ = done_tx.send(collector.run(stopped));
+            let _ = done_tx.send(collector.run(thread_stop));
         })
         .map_err(RunError::Thread)?;
 
@@ -165,7 +168,7 @@ pub async fn run(
     let (result, hub) = tokio::select! {
         _ = &mut shutdown => {
             tracing::info!("agent stopping");
-            let _ = stop.send(());
+            stop.stop();
             done.await.unwrap_or((Ok(()), None))
         }
         ended = &mut done => ended.unwrap_or((Ok(()), None)),
@@ -195,19 +198,13 @@ struct Collection {
 }
 
 impl Collection {
-    /// Ticks until `stop` says so (or is dropped); hands back the hub sink to shut down.
-    fn run(
-        mut self,
-        stop: std::sync::mpsc::Receiver<()>,
-    ) -> (Result<(), RunError>, Option<HubSink>) {
+    /// Ticks until `stop` says so; hands back the hub sink to shut down.
+    fn run(mut self, stop: Arc<Stop>) -> (Result<(), RunError>, Option<HubSink>) {
         let mut next = Instant::now();
         let mut page_out = self.options.page_out_after_start;
         loop {
-            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return (Ok(()), self.hub);
-                }
+            if stop.wait_until(next) {
+                return (Ok(()), self.hub);
             }
             if let Some(interval) = self.interval_change() {
                 tracing::info!(
@@ -263,6 +260,52 @@ impl Collection {
         }
         let asked = (*rx.borrow_and_update())?;
         (asked != self.schedule.fast_interval()).then_some(asked)
+    }
+}
+
+/// Tells the collection thread to stop; the thread sleeps on it between ticks.
+///
+/// A condition variable rather than a channel: `mpsc::Receiver::recv_timeout` registers a
+/// waiter and polls the channel around each sleep, which showed in a profile of an agent
+/// ticking once a second. A wait here is one uncontended lock and one futex call.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Stop {
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    /// Sleeps until `deadline`, or less if told to stop; whether it was.
+    fn wait_until(&self, deadline: Instant) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stopped {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            stopped = self
+                .changed
+                .wait_timeout(stopped, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// Stops the collection thread when dropped.
+struct StopOnDrop(Arc<Stop>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
@@ -383,4 +426,37 @@ fn deliver(
         (None, None) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_ends_at_its_deadline_when_nobody_stops() {
+        let stop = Stop::default();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(!stop.wait_until(deadline));
+        assert!(Instant::now() >= deadline, "not before the deadline");
+        assert!(!stop.wait_until(Instant::now()), "a past deadline: no wait");
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_and_every_later_one() {
+        let stop = Arc::new(Stop::default());
+        let waiter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || stop.wait_until(Instant::now() + Duration::from_secs(3600)))
+        };
+        stop.stop();
+        assert!(waiter.join().unwrap(), "woken by the stop, not the hour");
+        assert!(stop.wait_until(Instant::now() + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn dropping_the_guard_stops() {
+        let stop = Arc::new(Stop::default());
+        drop(StopOnDrop(stop.clone()));
+        assert!(stop.wait_until(Instant::now() + Duration::from_secs(3600)));
+    }
 }

@@ -8,21 +8,28 @@
 //!
 //! Which cards exist, where their files are and what never changes (names, totals, limits)
 //! is discovered once, and again when the set of `card*` entries changes or every
-//! [`REDISCOVER_EVERY`] reads; a regular read touches only the few changing files, into one
-//! reused buffer. A runtime-suspended card (a laptop's idle dGPU) is not read at all: reading
-//! its files would wake it up and cost the battery what monitoring should not.
+//! [`REDISCOVER_EVERY`]. `/sys/class/drm` is listed every [`LIST_EVERY`] (and at once after a
+//! card vanished), not on every read: on a host without a GPU that listing was the whole cost
+//! of the collector, a path lookup in sysfs of about 20 µs per tick. A regular read touches
+//! only the few changing files, kept open, into one reused buffer. A runtime-suspended card (a
+//! laptop's idle dGPU) is not read at all: reading its files would wake it up and cost the
+//! battery what monitoring should not.
 
 use super::{GpuSource, round2};
 use crate::HostPaths;
 use crate::collect::CollectError;
-use crate::paths::{read_into, read_trimmed};
+use crate::paths::{PseudoFile, read_trimmed};
 use hostwatch_proto::sections::GpuDevice;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-/// Reads between two full discoveries even when no card came or went.
-const REDISCOVER_EVERY: u32 = 60;
+/// Time between two full discoveries even when no card came or went.
+const REDISCOVER_EVERY: Duration = Duration::from_secs(600);
+
+/// Time between two listings of `/sys/class/drm`: a hot-plugged card shows within it.
+const LIST_EVERY: Duration = Duration::from_secs(60);
 
 /// The PCI vendor id of AMD/ATI.
 const AMD_VENDOR: &str = "0x1002";
@@ -32,10 +39,11 @@ const AMD_VENDOR: &str = "0x1002";
 pub struct AmdSysfs {
     paths: HostPaths,
     cards: Option<Vec<Card>>,
-    /// The `card*` entries the layout was discovered from, and those of this read.
+    /// The `card*` entries the layout was discovered from, and those of the last listing.
     discovered_from: Vec<OsString>,
     entries: Vec<OsString>,
-    reads_since_discovery: u32,
+    listed_at: Option<Instant>,
+    discovered_at: Option<Instant>,
     /// Names looked up in pci.ids, by `vendor:device`: the file is large, read it once.
     pci_names: HashMap<String, String>,
     text: String,
@@ -46,15 +54,15 @@ pub struct AmdSysfs {
 struct Card {
     /// Everything but the readings, which each read fills in.
     device: GpuDevice,
-    runtime_status: PathBuf,
-    busy: PathBuf,
-    vram_used: PathBuf,
-    gtt_used: PathBuf,
-    temp: Option<PathBuf>,
-    power: Option<PathBuf>,
-    fan_rpm: Option<PathBuf>,
+    runtime_status: PseudoFile,
+    busy: PseudoFile,
+    vram_used: PseudoFile,
+    gtt_used: PseudoFile,
+    temp: Option<PseudoFile>,
+    power: Option<PseudoFile>,
+    fan_rpm: Option<PseudoFile>,
     /// `pwm1` and its `pwm1_max`.
-    pwm: Option<(PathBuf, f64)>,
+    pwm: Option<(PseudoFile, f64)>,
 }
 
 impl AmdSysfs {
@@ -64,7 +72,8 @@ impl AmdSysfs {
             cards: None,
             discovered_from: Vec::new(),
             entries: Vec::new(),
-            reads_since_discovery: 0,
+            listed_at: None,
+            discovered_at: None,
             pci_names: HashMap::new(),
             text: String::new(),
         }
@@ -153,14 +162,16 @@ impl AmdSysfs {
                     power_limit_watts: microwatts("power1_cap"),
                     ..GpuDevice::default()
                 },
-                runtime_status: dev.join("power/runtime_status"),
-                busy: dev.join("gpu_busy_percent"),
-                vram_used: dev.join("mem_info_vram_used"),
-                gtt_used: dev.join("mem_info_gtt_used"),
-                temp: in_hwmon("temp1_input"),
-                power: in_hwmon("power1_average").or_else(|| in_hwmon("power1_input")),
-                fan_rpm: in_hwmon("fan1_input"),
-                pwm,
+                runtime_status: PseudoFile::new(dev.join("power/runtime_status")),
+                busy: PseudoFile::new(dev.join("gpu_busy_percent")),
+                vram_used: PseudoFile::new(dev.join("mem_info_vram_used")),
+                gtt_used: PseudoFile::new(dev.join("mem_info_gtt_used")),
+                temp: in_hwmon("temp1_input").map(PseudoFile::new),
+                power: in_hwmon("power1_average")
+                    .or_else(|| in_hwmon("power1_input"))
+                    .map(PseudoFile::new),
+                fan_rpm: in_hwmon("fan1_input").map(PseudoFile::new),
+                pwm: pwm.map(|(p, max)| (PseudoFile::new(p), max)),
             });
         }
         cards
@@ -168,9 +179,76 @@ impl AmdSysfs {
 
     /// A number from a sysfs file, `None` when it cannot be read right now (amdgpu answers
     /// some files with EBUSY or EINVAL while the card changes power state).
-    fn number(text: &mut String, path: &Path) -> Option<f64> {
-        read_into(path, text).ok()?;
+    fn number(text: &mut String, file: &mut PseudoFile) -> Option<f64> {
+        file.read_into(text).ok()?;
         text.trim().parse().ok()
+    }
+
+    /// One read at `now`; `devices` passes the current instant, tests a chosen one.
+    fn devices_at(&mut self, now: Instant) -> Result<Vec<GpuDevice>, CollectError> {
+        if self
+            .listed_at
+            .is_none_or(|at| now.duration_since(at) >= LIST_EVERY)
+        {
+            self.list_cards()?;
+            self.listed_at = Some(now);
+        }
+        if self.cards.is_none()
+            || self.entries != self.discovered_from
+            || self
+                .discovered_at
+                .is_none_or(|at| now.duration_since(at) >= REDISCOVER_EVERY)
+        {
+            self.cards = Some(self.discover());
+            self.discovered_from = self.entries.clone();
+            self.discovered_at = Some(now);
+        }
+        let cards = self.cards.as_deref_mut().unwrap_or_default();
+        let mut out = Vec::with_capacity(cards.len());
+        let text = &mut self.text;
+        let mut vanished = false;
+        for card in cards {
+            let mut device = card.device.clone();
+            if card.runtime_status.read_into(text).is_ok() && text.trim() == "suspended" {
+                device.suspended = true;
+                out.push(device);
+                continue;
+            }
+            device.utilization_pct = Self::number(text, &mut card.busy);
+            device.memory_used_bytes = Self::number(text, &mut card.vram_used).map(|v| v as u64);
+            if device.utilization_pct.is_none()
+                && device.memory_used_bytes.is_none()
+                && card.busy.path().parent().is_some_and(|dev| !dev.exists())
+            {
+                // Unplugged (or its driver unbound): list again now rather than within a minute.
+                vanished = true;
+                continue;
+            }
+            device.gtt_used_bytes = Self::number(text, &mut card.gtt_used).map(|v| v as u64);
+            device.temperature_celsius = card
+                .temp
+                .as_mut()
+                .and_then(|f| Self::number(text, f))
+                .map(|m| round2(m / 1000.0));
+            device.power_watts = card
+                .power
+                .as_mut()
+                .and_then(|f| Self::number(text, f))
+                .map(|uw| round2(uw / 1e6));
+            device.fan_rpm = card
+                .fan_rpm
+                .as_mut()
+                .and_then(|f| Self::number(text, f))
+                .map(|r| r as u64);
+            device.fan_pct = card.pwm.as_mut().and_then(|(f, max)| {
+                Self::number(text, f).map(|v| round2((v / *max * 100.0).clamp(0.0, 100.0)))
+            });
+            out.push(device);
+        }
+        if vanished {
+            self.listed_at = None;
+        }
+        Ok(out)
     }
 }
 
@@ -180,50 +258,7 @@ impl GpuSource for AmdSysfs {
     }
 
     fn devices(&mut self) -> Result<Vec<GpuDevice>, CollectError> {
-        self.list_cards()?;
-        if self.cards.is_none()
-            || self.entries != self.discovered_from
-            || self.reads_since_discovery >= REDISCOVER_EVERY
-        {
-            self.cards = Some(self.discover());
-            self.discovered_from = self.entries.clone();
-            self.reads_since_discovery = 0;
-        }
-        self.reads_since_discovery += 1;
-        let cards = self.cards.as_deref().unwrap_or_default();
-        let mut out = Vec::with_capacity(cards.len());
-        let text = &mut self.text;
-        for card in cards {
-            let mut device = card.device.clone();
-            if read_into(&card.runtime_status, text).is_ok() && text.trim() == "suspended" {
-                device.suspended = true;
-                out.push(device);
-                continue;
-            }
-            device.utilization_pct = Self::number(text, &card.busy);
-            device.memory_used_bytes = Self::number(text, &card.vram_used).map(|v| v as u64);
-            device.gtt_used_bytes = Self::number(text, &card.gtt_used).map(|v| v as u64);
-            device.temperature_celsius = card
-                .temp
-                .as_ref()
-                .and_then(|p| Self::number(text, p))
-                .map(|m| round2(m / 1000.0));
-            device.power_watts = card
-                .power
-                .as_ref()
-                .and_then(|p| Self::number(text, p))
-                .map(|uw| round2(uw / 1e6));
-            device.fan_rpm = card
-                .fan_rpm
-                .as_ref()
-                .and_then(|p| Self::number(text, p))
-                .map(|r| r as u64);
-            device.fan_pct = card.pwm.as_ref().and_then(|(p, max)| {
-                Self::number(text, p).map(|v| round2((v / max * 100.0).clamp(0.0, 100.0)))
-            });
-            out.push(device);
-        }
-        Ok(out)
+        self.devices_at(Instant::now())
     }
 }
 
@@ -345,28 +380,69 @@ mod tests {
     }
 
     #[test]
-    fn changing_values_are_reread_and_a_new_card_is_discovered() {
+    fn changing_values_are_reread_and_a_new_card_is_discovered_at_the_next_listing() {
         let (dir, paths) = vega();
         let mut amd = AmdSysfs::new(paths.clone());
-        assert_eq!(amd.devices().unwrap()[0].utilization_pct, Some(4.0));
+        let t0 = Instant::now();
+        let at = |seconds| t0 + Duration::from_secs(seconds);
+        assert_eq!(amd.devices_at(at(0)).unwrap()[0].utilization_pct, Some(4.0));
         let dev = dir.path().join("sys/class/drm/card0/device");
         std::fs::write(dev.join("gpu_busy_percent"), "97\n").unwrap();
         std::fs::write(dev.join("hwmon/hwmon2/temp1_input"), "71500\n").unwrap();
-        let second = amd.devices().unwrap();
+        let second = amd.devices_at(at(1)).unwrap();
         assert_eq!(second[0].utilization_pct, Some(97.0));
         assert_eq!(second[0].temperature_celsius, Some(71.5));
 
-        // A second AMD card appears (hotplug): found on the next read, numbered after card0.
+        // A second AMD card appears (hotplug): not listed again before LIST_EVERY is up, then
+        // found and numbered after card0.
         copy_tree(&dev, &dir.path().join("sys/class/drm/card2/device"));
         std::fs::write(
             dir.path().join("sys/class/drm/card2/device/product_name"),
             "AMD Radeon Pro W6800\n",
         )
         .unwrap();
-        let third = amd.devices().unwrap();
+        assert_eq!(amd.devices_at(at(30)).unwrap().len(), 1, "listed at 0 s");
+        let third = amd.devices_at(at(60)).unwrap();
         assert_eq!(third.len(), 2);
         assert_eq!((third[1].id.as_str(), third[1].index), ("card2", 1));
         assert_eq!(third[1].name, "AMD Radeon Pro W6800");
+
+        // It is unplugged again: left out at once, and the class directory listed on the next
+        // read, not a minute later.
+        std::fs::remove_dir_all(dir.path().join("sys/class/drm/card2")).unwrap();
+        let fourth = amd.devices_at(at(61)).unwrap();
+        assert_eq!(fourth.len(), 1);
+        assert_eq!(fourth[0].id, "card0");
+        assert_eq!(amd.listed_at, None, "a listing is due");
+        assert_eq!(amd.devices_at(at(62)).unwrap().len(), 1);
+        assert_eq!(amd.listed_at, Some(at(62)));
+        assert!(
+            !amd.discovered_from.iter().any(|n| n == "card2"),
+            "rediscovered without card2: {:?}",
+            amd.discovered_from
+        );
+    }
+
+    #[test]
+    fn a_host_without_gpus_lists_the_class_directory_once_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut amd = AmdSysfs::new(HostPaths::under(dir.path()));
+        let t0 = Instant::now();
+        assert!(amd.devices_at(t0).unwrap().is_empty());
+        assert_eq!(amd.listed_at, Some(t0));
+        assert!(
+            amd.devices_at(t0 + Duration::from_secs(59))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            amd.listed_at,
+            Some(t0),
+            "not listed again within the minute"
+        );
+        let later = t0 + Duration::from_secs(60);
+        assert!(amd.devices_at(later).unwrap().is_empty());
+        assert_eq!(amd.listed_at, Some(later));
     }
 
     #[test]
