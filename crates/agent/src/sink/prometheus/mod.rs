@@ -34,7 +34,7 @@ pub struct MetricsState {
     inner: Arc<RwLock<Latest>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Latest {
     report: Option<Report>,
     /// Failed collections per source since start.
@@ -44,13 +44,21 @@ struct Latest {
     watchdog: BTreeMap<&'static str, u64>,
 }
 
+impl Default for Latest {
+    /// Every source's error count from zero, so each has its series from the first scrape.
+    fn default() -> Self {
+        Latest {
+            report: None,
+            errors: Sections::NAMES.iter().map(|&name| (name, 0)).collect(),
+            watchdog: BTreeMap::new(),
+        }
+    }
+}
+
 impl MetricsState {
     /// Folds a new report into the latest state.
     pub fn record(&self, report: Report) {
         let mut latest = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        for name in Sections::NAMES {
-            latest.errors.entry(name).or_insert(0);
-        }
         for (name, _) in report.sections.errors() {
             *latest.errors.entry(name).or_insert(0) += 1;
         }
