@@ -16,7 +16,8 @@
 #        idle     footprint_probe idle: a thread that only wakes up once a second
 #        bare     footprint_probe bare: wakes and reads the files `fast` reads (the floor)
 #        cycle    footprint_probe cycle: wakes and runs `fast`'s cycle on its one thread
-#        ne_1hz   node_exporter scraped once a second, as the agent collects once a second
+#        ne_1hz   node_exporter scraped once a second over one kept-alive connection, as
+#                 Prometheus does, while the agent collects once a second
 #      CPU per cycle from each window, steady RSS at the end of each window.
 #   3. The criterion benchmark (crates/agent/benches/cycle.rs): the same cycle and bare read
 #      in a hot loop.
@@ -60,7 +61,9 @@ forget() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-command -v curl >/dev/null || { echo "footprint: curl is needed" >&2; exit 1; }
+for tool in curl python3; do
+    command -v "$tool" >/dev/null || { echo "footprint: $tool is needed" >&2; exit 1; }
+done
 [ -x "$NODE_EXPORTER" ] || { echo "footprint: $NODE_EXPORTER not found (Debian: prometheus-node-exporter)" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
@@ -259,15 +262,23 @@ for label in "${LABELS[@]}"; do
         empty) launch_agent empty "${ALL_OFF[@]}" ;;
         idle | bare | cycle) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" "$label" ;;
         ne_1hz)
+            # As Prometheus scrapes: over one kept-alive connection (a fresh one per scrape
+            # would add node_exporter's accept and connection set-up to every scrape).
             T0[ne_1hz]=$(now)
-            (
-                next=${T0[ne_1hz]}
-                while :; do
-                    curl -s -o /dev/null "$NE_URL" || true
-                    next=$(add "$next" 1)
-                    sleep_until "$next"
-                done
-            ) &
+            python3 - "$NE_URL" "${T0[ne_1hz]}" <<'PY' &
+import http.client, sys, time, urllib.parse
+
+url, start = urllib.parse.urlsplit(sys.argv[1]), float(sys.argv[2])
+connection = None
+for k in range(10**9):
+    time.sleep(max(0.0, start + k - time.time()))
+    try:
+        connection = connection or http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+        connection.request("GET", url.path)
+        connection.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        connection = None
+PY
             CHILDREN+=("$!")
             ;;
     esac
