@@ -5,7 +5,8 @@
 //!
 //! This is the expensive collector, so one read does the least it can: `/proc/PID/stat` of every
 //! process (state, CPU ticks, threads, start time, RSS), then `cmdline`, `status` and `io` only
-//! for the few processes that make a top list. Per-process state lives in a map keyed by pid and
+//! for the few processes that make a top list, and of those `cmdline` and `status` (the owner)
+//! only once per [`DESCRIPTION_TTL`] or when the process execs. Per-process state lives in a map keyed by pid and
 //! checked against the start time, so a reused pid starts afresh instead of inheriting the old
 //! process's counters; pids that vanished are dropped after each read.
 //!
@@ -25,7 +26,13 @@ use std::collections::hash_map::Entry;
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a top process's command line and owner are reused before they are read again.
+/// They change only when the process execs (its name in `stat` changes then, which forces a
+/// re-read at once), rewrites its title (`postgres: checkpointer`) or changes user; reading
+/// both for each of the top processes on every tick was half the collector's file reads.
+const DESCRIPTION_TTL: Duration = Duration::from_secs(60);
 
 /// Reads process counts and the top processes by CPU and by memory.
 #[derive(Debug)]
@@ -65,6 +72,16 @@ struct Tracked {
     seen: u64,
     /// The last `/proc/PID/io` read, for rates.
     io: Option<IoSample>,
+    /// The command line and owner, once the process made a top list.
+    description: Option<Description>,
+}
+
+/// What `cmdline` and `status` said of a process, and when.
+#[derive(Debug)]
+struct Description {
+    cmdline: String,
+    user: String,
+    read_at: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,6 +228,7 @@ impl ProcessesCollector {
                         comm: stat.comm.to_string(),
                         seen: generation,
                         io: None,
+                        description: None,
                     });
                 }
                 Entry::Occupied(slot) => {
@@ -223,13 +241,16 @@ impl ProcessesCollector {
                         tracked.start_ticks = stat.start_ticks;
                         tracked.cpu_delta = None;
                         tracked.io = None;
+                        tracked.description = None;
                     }
                     tracked.cpu_ticks = stat.cpu_ticks;
                     tracked.rss_pages = stat.rss_pages;
                     tracked.seen = generation;
                     if tracked.comm != stat.comm {
+                        // An exec (or a rename): its command line is new too.
                         tracked.comm.clear();
                         tracked.comm.push_str(stat.comm);
+                        tracked.description = None;
                     }
                 }
             }
@@ -271,28 +292,46 @@ impl ProcessesCollector {
         let proc = &self.paths.proc;
         let pid_text = pid.to_string();
 
-        set_path(&mut self.path, proc, &pid_text, "cmdline");
-        let cmdline = match read_cmdline(&self.path, &mut self.bytes, self.cmdline_max) {
-            Ok(cmdline) => cmdline,
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(e) => return Err(CollectError::io(&self.path, e)),
-        };
+        let recent = self
+            .known
+            .get(&pid)
+            .and_then(|t| t.description.as_ref())
+            .filter(|d| now.saturating_duration_since(d.read_at) < DESCRIPTION_TTL);
+        let (cmdline, user, fresh) = match recent {
+            Some(d) => (d.cmdline.clone(), d.user.clone(), false),
+            None => {
+                set_path(&mut self.path, proc, &pid_text, "cmdline");
+                let cmdline = match read_cmdline(&self.path, &mut self.bytes, self.cmdline_max) {
+                    Ok(cmdline) => cmdline,
+                    Err(e) if is_gone(&e) => return Ok(None),
+                    Err(e) => return Err(CollectError::io(&self.path, e)),
+                };
 
-        set_path(&mut self.path, proc, &pid_text, "status");
-        let user = match read_bytes(&self.path, &mut self.bytes) {
-            Ok(()) if self.bytes.is_empty() => return Ok(None),
-            Ok(()) => {
-                let uid = parse_effective_uid(&String::from_utf8_lossy(&self.bytes))
-                    .map_err(|m| CollectError::parse(&self.path, m))?;
-                self.users.name(uid)
+                set_path(&mut self.path, proc, &pid_text, "status");
+                let user = match read_bytes(&self.path, &mut self.bytes) {
+                    Ok(()) if self.bytes.is_empty() => return Ok(None),
+                    Ok(()) => {
+                        let uid = parse_effective_uid(&String::from_utf8_lossy(&self.bytes))
+                            .map_err(|m| CollectError::parse(&self.path, m))?;
+                        self.users.name(uid)
+                    }
+                    Err(e) if is_gone(&e) => return Ok(None),
+                    Err(e) => return Err(CollectError::io(&self.path, e)),
+                };
+                (cmdline, user, true)
             }
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(e) => return Err(CollectError::io(&self.path, e)),
         };
 
         let Some(tracked) = self.known.get_mut(&pid) else {
             return Ok(None);
         };
+        if fresh {
+            tracked.description = Some(Description {
+                cmdline: cmdline.clone(),
+                user: user.clone(),
+                read_at: now,
+            });
+        }
 
         // `io` is readable only for one's own processes without CAP_SYS_PTRACE: no rates then.
         set_path(&mut self.path, proc, &pid_text, "io");
@@ -606,6 +645,66 @@ mod tests {
         );
         write(&dir.join("status"), "Name:\tx\nUid:\t0\t0\t0\t0\n");
         write(&dir.join("cmdline"), &format!("{comm}\0"));
+    }
+
+    #[test]
+    fn command_line_and_owner_are_read_again_after_a_minute_or_an_exec() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake_process(root, 100, "worker", 10, 50, 100);
+        let mut c = collector(root, &config(5));
+        let t0 = Instant::now();
+        let at = |seconds| t0 + Duration::from_secs(seconds);
+        let only = |p: Processes| {
+            let top = &p.top_memory[0];
+            (top.name.clone(), top.cmdline.clone(), top.user.clone())
+        };
+        let described = |name: &str, cmdline: &str, user: &str| {
+            (name.to_string(), cmdline.to_string(), user.to_string())
+        };
+        assert_eq!(
+            only(c.collect_at(at(0)).unwrap()),
+            described("worker", "worker", "0")
+        );
+
+        // (No passwd in the tree: owners are uids.) It rewrites its title and drops privileges:
+        // seen within a minute, not at once.
+        let proc = root.join("proc/100");
+        write(&proc.join("cmdline"), "worker: idle\0");
+        write(
+            &proc.join("status"),
+            "Name:\tx\nUid:\t4242\t4242\t4242\t4242\n",
+        );
+        assert_eq!(
+            only(c.collect_at(at(1)).unwrap()),
+            described("worker", "worker", "0")
+        );
+        assert_eq!(
+            only(c.collect_at(at(60)).unwrap()),
+            described("worker", "worker: idle", "4242")
+        );
+
+        // It execs another program: its name in stat changes, and the rest is read at once.
+        write(
+            &proc.join("stat"),
+            &stat_line(100, "backup", 'S', 20, 50, 100),
+        );
+        write(&proc.join("cmdline"), "backup\0--full\0");
+        assert_eq!(
+            only(c.collect_at(at(61)).unwrap()),
+            described("backup", "backup --full", "4242")
+        );
+
+        // Its pid is reused by a process started later: nothing of the old one is kept.
+        write(
+            &proc.join("stat"),
+            &stat_line(100, "backup", 'S', 0, 900, 100),
+        );
+        write(&proc.join("cmdline"), "backup\0--incremental\0");
+        assert_eq!(
+            only(c.collect_at(at(62)).unwrap()),
+            described("backup", "backup --incremental", "4242")
+        );
     }
 
     #[test]
