@@ -644,4 +644,15 @@ mod tests {
             assert!((0.0..=100.0).contains(&u.busy_pct));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_stat(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/cpu/node_exporter/proc/stat"
+            ))
+        ) {
+            let _ = parse_stat(Path::new("/proc/stat"), &text, &mut StatRead::default());
+        }
+    }
 }

@@ -802,4 +802,16 @@ mod tests {
             assert_eq!(d.read_bytes_total % 512, 0);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_damaged_diskstats(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/disks/node-exporter/proc/diskstats"
+            ))
+        ) {
+            let _ = parse_diskstats(&text, &mut Vec::new());
+            let _ = parse_counters(text.split_ascii_whitespace(), 0);
+        }
+    }
 }

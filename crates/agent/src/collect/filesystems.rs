@@ -1150,4 +1150,16 @@ mod tests {
             ["/", "/data"]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_mount_table(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/filesystems/node-exporter/proc/self/mountinfo"
+            ))
+        ) {
+            let _ = parse_table(&text, parse_mountinfo_line);
+            let _ = parse_table(&text, parse_mounts_line);
+        }
+    }
 }

@@ -341,4 +341,28 @@ mod tests {
             .unwrap();
         assert_eq!(r.status, 204);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_response(
+            text in crate::collect::tools::testing::damaged(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nApi-Version: 1.47\r\n\r\n\
+                 4\r\n[{}]\r\n0\r\n\r\n"
+            ),
+            eof: bool,
+        ) {
+            let _ = parse(text.as_bytes(), eof);
+        }
+
+        #[test]
+        fn never_panics_on_a_damaged_sized_response(
+            text in crate::collect::tools::testing::damaged(
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n\
+                 {\"message\":\"no such image\"}"
+            ),
+            eof: bool,
+        ) {
+            let _ = parse(text.as_bytes(), eof);
+        }
+    }
 }

@@ -141,4 +141,15 @@ mod tests {
         assert!(load.tasks_runnable >= 1);
         assert!(load.tasks_total > load.tasks_runnable);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_loadavg(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/load/node_exporter/proc/loadavg"
+            ))
+        ) {
+            let _ = parse_loadavg(Path::new("/proc/loadavg"), &text);
+        }
+    }
 }

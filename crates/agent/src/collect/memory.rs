@@ -519,4 +519,24 @@ mod tests {
             assert!((0.0..=100.0).contains(&some.avg10_pct));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_meminfo(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/memory/node_exporter/proc/meminfo"
+            ))
+        ) {
+            let _ = parse_meminfo(Path::new("/proc/meminfo"), &text);
+        }
+
+        #[test]
+        fn never_panics_on_damaged_pressure(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/memory/node_exporter/proc/pressure/memory"
+            ))
+        ) {
+            let _ = parse_pressure(Path::new("/proc/pressure/memory"), &text);
+        }
+    }
 }

@@ -505,4 +505,15 @@ mod tests {
             assert!(i.rx_bytes_total >= i.rx_packets_total || i.rx_packets_total == 0);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_net_dev(
+            text in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/network/node-exporter/proc/net/dev"
+            ))
+        ) {
+            let _ = parse_net_dev(&text, &mut Vec::new());
+        }
+    }
 }

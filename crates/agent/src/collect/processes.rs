@@ -1147,4 +1147,23 @@ mod tests {
         // Own io is readable: a rate after the first read.
         assert!(mine.read_bytes_per_sec.is_some() && mine.write_bytes_per_sec.is_some());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_damaged_process_files(
+            stat in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/processes/two-reads/t0/proc/26231/stat"
+            )),
+            status in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/processes/two-reads/t0/proc/26231/status"
+            )),
+            io in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/processes/two-reads/t0/proc/26231/io"
+            )),
+        ) {
+            let _ = parse_stat(&stat);
+            let _ = parse_effective_uid(&status);
+            let _ = parse_io(&io);
+        }
+    }
 }

@@ -635,4 +635,19 @@ mod tests {
             assert!(!v.is_empty());
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_damaged_os_release_or_stat(
+            os in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/system/dev-vm/etc/os-release"
+            )),
+            stat in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/system/dev-vm/proc/stat"
+            )),
+        ) {
+            let _ = parse_os_release(&os);
+            let _ = parse_btime(Path::new("/proc/stat"), &stat);
+        }
+    }
 }

@@ -819,4 +819,13 @@ mod tests {
             Some(other) => panic!("wrong section {other:?}"),
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_a_damaged_reading(
+            text in crate::collect::tools::testing::damaged("45000\n")
+        ) {
+            let _ = parse_millidegrees(Path::new("temp1_input"), &text);
+        }
+    }
 }

@@ -169,6 +169,39 @@ pub(crate) mod testing {
             .join("tests/fixtures")
             .join(rel)
     }
+
+    /// `text` (a recorded file or command output) with one to five random edits: something
+    /// inserted (digits, signs, separators, whitespace and newlines, or any characters), a
+    /// stretch cut out, or a stretch overwritten. Input close to what a parser expects reaches
+    /// far deeper into it than random text, so properties that it never panics use this.
+    pub fn damaged(text: &'static str) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let edit = (
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop_oneof!["[0-9 \t\n:=.,()/+-]{1,8}", "\\PC{1,4}"],
+        );
+        prop::collection::vec(edit, 1..6).prop_map(move |edits| {
+            let mut s = text.to_string();
+            for (at, kind, piece) in edits {
+                let start = boundary_at_or_before(&s, at.index(s.len() + 1));
+                let end = boundary_at_or_before(&s, (start + piece.len()).min(s.len()));
+                match kind {
+                    0 => s.insert_str(start, &piece),
+                    1 => s.replace_range(start..end, ""),
+                    _ => s.replace_range(start..end, &piece),
+                }
+            }
+            s
+        })
+    }
+
+    fn boundary_at_or_before(s: &str, mut i: usize) -> usize {
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
 }
 
 #[cfg(test)]

@@ -1153,4 +1153,23 @@ mod tests {
         );
         assert!(parse_zfs_get("no tabs here\n").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_damaged_zpool_and_zfs_output(
+            list in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/zfs/zpool-list-Hp_unavail.txt"
+            )),
+            status in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/zfs/zpool-status-v_degraded-unavail.txt"
+            )),
+            get in crate::collect::tools::testing::damaged(include_str!(
+                "../../tests/fixtures/zfs/zfs-get-Hp-all_tank-tmp_freebsd.txt"
+            )),
+        ) {
+            let _ = parse_zpool_list(&list);
+            let _ = parse_status_text(&status, &utc());
+            let _ = parse_zfs_get(&get);
+        }
+    }
 }
