@@ -708,7 +708,11 @@ pub async fn compute<S: Store>(
 /// Recomputes every host's score; drops hosts that are gone. Returns how many were scored.
 pub async fn refresh<S: Store>(hub: &Hub<S>, now: i64) -> Result<usize, StoreError> {
     let hosts = hub.store.hosts().await?;
-    for host in &hosts {
+    for (i, host) in hosts.iter().enumerate() {
+        // Cached inputs answer without waiting: give the runtime's other tasks a turn.
+        if i % crate::alert::YIELD_EVERY_HOSTS == crate::alert::YIELD_EVERY_HOSTS - 1 {
+            tokio::task::yield_now().await;
+        }
         if let Err(e) = compute(hub, host, now).await {
             tracing::error!(host = %host.name, error = %e, "scoring failed");
         }

@@ -102,6 +102,9 @@ struct EngineState {
 /// How often a host's job runs are read again for the job rules.
 const JOBS_REFRESH_MS: i64 = 60_000;
 
+/// How many hosts a pass gathers between giving the runtime's other tasks a turn.
+pub const YIELD_EVERY_HOSTS: usize = 64;
+
 /// The alert engine. Shared by the evaluation task and the API.
 pub struct AlertEngine {
     rules: RuleSet,
@@ -137,10 +140,14 @@ pub fn fingerprint(rule: &str, host: &str, labels: &BTreeMap<String, String>) ->
         h.update(v.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    // Hex by hand: a `format!` per byte was visible in every alert pass (one per signal).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(24);
+    for b in &h.finalize()[..12] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 impl AlertEngine {
@@ -269,7 +276,12 @@ impl AlertEngine {
                 || self.rules.overrides.iter().any(|o| o.rule == *name)
         });
         let mut inputs = Vec::with_capacity(hosts.len());
-        for host in &hosts {
+        for (i, host) in hosts.iter().enumerate() {
+            // The cached latest states answer without waiting, so without this the pass over
+            // every host would hold a runtime worker for its whole length.
+            if i % YIELD_EVERY_HOSTS == YIELD_EVERY_HOSTS - 1 {
+                tokio::task::yield_now().await;
+            }
             let watermark = self.lock().watermarks.get(&host.id).copied();
             let report = store
                 .latest(host.id)
@@ -314,7 +326,7 @@ impl AlertEngine {
             inputs.push((samples, projections, report));
         }
         let mut out = Outcome::default();
-        {
+        crate::hub::off_the_runtime(|| {
             let mut st = self.lock();
             let names: HashSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             st.instances.retain(|h, _| names.contains(h.as_str()));
@@ -347,7 +359,7 @@ impl AlertEngine {
             st.silences.retain(|s| s.ends_at > now);
             out.save.expired_silences = expired;
             self.reconcile(&mut st, now, &mut out, None);
-        }
+        });
         let sent = self.finish(store, out).await?;
         let mut st = self.lock();
         for (host, (samples, _, _)) in hosts.iter().zip(&inputs) {
@@ -355,7 +367,8 @@ impl AlertEngine {
                 st.judged.insert(host.id, s.at);
             }
         }
-        st.judged.retain(|id, _| hosts.iter().any(|h| h.id == *id));
+        let ids: HashSet<HostId> = hosts.iter().map(|h| h.id).collect();
+        st.judged.retain(|id, _| ids.contains(id));
         Ok(sent)
     }
 
@@ -469,6 +482,9 @@ impl AlertEngine {
             acks,
             ..
         } = st;
+        // Usually none: then no instance needs its labels gathered to be matched.
+        let any_silence = silences.iter().any(|s| s.active(now));
+        let no_routing = BTreeMap::new();
         for (host, map) in instances.iter_mut() {
             if only.is_some_and(|o| o != host) {
                 continue;
@@ -485,15 +501,17 @@ impl AlertEngine {
                     inst.since = now;
                     inst.summary = format!("resolved: rule {} was removed", inst.rule);
                 }
-                let routing = rule.map(|r| r.labels.clone()).unwrap_or_default();
-                let labels = match_labels(inst, &routing);
-                let silenced = silences.iter().any(|s| s.active(now) && s.matches(&labels));
+                let routing = rule.map_or(&no_routing, |r| &r.labels);
+                let silenced = any_silence && {
+                    let labels = match_labels(inst, routing);
+                    silences.iter().any(|s| s.active(now) && s.matches(&labels))
+                };
                 if silenced && !inst.silenced && inst.notified.is_some() {
                     out.stop.push(inst.fingerprint.clone());
                 }
                 inst.silenced = silenced;
                 if let Some(want) = inst.due() {
-                    let notice = self.notice(inst, want, &routing, &tags, host);
+                    let notice = self.notice(inst, want, routing, &tags, host);
                     out.notices.push(notice);
                     inst.notified = want;
                     if want.is_some() && acks.contains_key(&inst.fingerprint) {
