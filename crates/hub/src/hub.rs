@@ -116,18 +116,6 @@ impl<S: Store> Hub<S> {
     }
 }
 
-/// Runs a long synchronous stretch (an alert pass over 10,000 hosts takes seconds) without
-/// holding one of the runtime's workers: on the multi-threaded runtime the worker's other tasks
-/// (requests) move to another thread meanwhile. Elsewhere (tests) it simply runs `f`.
-pub fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
 /// Now, unix milliseconds.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()

@@ -599,7 +599,7 @@ pub async fn inputs<S: Store>(
         mean(Figure::CpuBusy),
         mean(Figure::MemUsed),
     );
-    let latest = store.latest(host.id).await?;
+    let latest = store.latest_shared(host.id).await?;
     let mut inputs = Inputs {
         steal_avg_1h: steal,
         busy_avg_1h: busy,

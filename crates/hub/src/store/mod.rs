@@ -497,6 +497,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         host: HostId,
     ) -> impl Future<Output = Result<Option<Report>, StoreError>> + Send;
 
+    /// As [`latest`](Store::latest), shared rather than copied: for passes over every host.
+    fn latest_shared(
+        &self,
+        host: HostId,
+    ) -> impl Future<Output = Result<Option<std::sync::Arc<Report>>, StoreError>> + Send {
+        async move { Ok(self.latest(host).await?.map(std::sync::Arc::new)) }
+    }
+
     /// Reports collected in `[from, to]`, oldest first.
     fn reports_between(
         &self,

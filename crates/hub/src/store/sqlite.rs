@@ -107,11 +107,10 @@ impl SqliteStore {
                 "latest state rebuilt from the report log (the hub had stopped without flushing)"
             );
         }
-        // Checkpoints run on their own thread (`checkpointer`), never inside a commit of the
-        // writer, which every ingest waits for.
+        // The writer checkpoints after answering a group (`writer`), not inside its commit,
+        // which every ingest of the group waits for.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
             .map_err(db)?;
-        let checkpoints = open_connection(&path)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("hostwatch-db-writer".into())
@@ -123,11 +122,6 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             latest: Mutex::new(HashMap::new()),
         });
-        let open = Arc::downgrade(&inner);
-        std::thread::Builder::new()
-            .name("hostwatch-db-checkpoint".into())
-            .spawn(move || checkpointer(checkpoints, open))
-            .map_err(|e| StoreError::Database(format!("starting the checkpoint thread: {e}")))?;
         Ok(SqliteStore { inner })
     }
 
@@ -215,6 +209,7 @@ fn savepoint<R>(
 /// The writer thread: group commits until every sender is gone.
 fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut last_checkpoint = std::time::Instant::now();
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -252,27 +247,21 @@ fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
         for done in completions {
             done(commit.clone());
         }
+        // After the answers, so no report waits for it. Passive: what a reader still needs
+        // is copied next time. Done by this thread, between its transactions, so the next
+        // one starts the WAL over once everything was copied (it does not grow).
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "checkpoint failed; retrying after the next commit");
+            }
+            last_checkpoint = std::time::Instant::now();
+        }
     }
 }
 
-/// How often the WAL is copied back into the database file.
+/// How often the writer copies the WAL back into the database file: about as often as
+/// SQLite's automatic checkpoint (every 1,000 pages) would at 1,000 reports/s.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Copies the WAL's committed pages into the database file, once a second, until the store is
-/// dropped. Passive: it never waits for or blocks the writer or a reader; what a reader still
-/// needs is copied next time. Done inline by the writer (SQLite's automatic checkpoint), the
-/// copy and its fsync would delay every report of the group that crossed the threshold.
-fn checkpointer(conn: Connection, store: std::sync::Weak<Inner>) {
-    loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        if store.strong_count() == 0 {
-            return;
-        }
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "checkpoint failed; retrying in a second");
-        }
-    }
-}
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let runner = embedded::migrations::runner();
@@ -817,6 +806,10 @@ impl Store for SqliteStore {
     }
 
     async fn latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
+        Ok(self.current_latest(host).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn latest_shared(&self, host: HostId) -> Result<Option<Arc<Report>>, StoreError> {
         self.current_latest(host).await
     }
 
@@ -1369,7 +1362,7 @@ impl Store for SqliteStore {
 
 impl SqliteStore {
     /// The cached latest state, rebuilt from the database on first use.
-    async fn current_latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
+    async fn current_latest(&self, host: HostId) -> Result<Option<Arc<Report>>, StoreError> {
         if let Some(c) = latest::lock(&self.inner.latest).get(&host) {
             return Ok(Some(c.report.clone()));
         }

@@ -211,21 +211,22 @@ fn failure(section: Option<&Section<impl std::fmt::Debug>>) -> Option<String> {
 async fn after_an_unclean_stop_the_latest_state_holds_every_acknowledged_section() {
     let hub = TestHub::start(HubConfig::default()).await;
     let token = hub.enrol("web-1").await;
+    let other = hub.enrol("web-2").await;
     let t = 1_795_339_937_104;
-    let post = |docs: Vec<Report>| {
+    let post_as = |token: String, docs: Vec<Report>| {
         let body = if docs.len() == 1 {
             docs[0].to_json()
         } else {
             serde_json::to_vec(&docs).unwrap()
         };
         let hub = &hub;
-        let token = &token;
         async move {
-            let r = hub.post_json("/api/v1/reports", token, &body).await;
+            let r = hub.post_json("/api/v1/reports", &token, &body).await;
             assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
             r.json()
         }
     };
+    let post = |docs| post_as(token.clone(), docs);
     post(vec![partial(
         "a",
         1,
@@ -270,6 +271,20 @@ async fn after_an_unclean_stop_the_latest_state_holds_every_acknowledged_section
     let again = post(vec![partial("a", 6, t + 50_000, &["memory"], &["cpu"])]).await;
     assert_eq!(again["duplicates"], 1);
     post(vec![partial("a", 7, t + 60_000, &["load"], &["zfs"])]).await;
+    // A host whose row was never written yet: its state is all in the report log.
+    for (seq, keep, fail) in [
+        (1, &["cpu", "memory"][..], &["disks"][..]),
+        (2, &["disks"][..], &[][..]),
+    ] {
+        let mut r = partial("a", seq, t + seq as i64 * 10_000, keep, fail);
+        r.host_id = "web-2".into();
+        post_as(other.clone(), vec![r]).await;
+    }
+    let id2 = hub.hub.store.host("web-2").await.unwrap().unwrap().id;
+    let before2 = hub.hub.store.latest(id2).await.unwrap().unwrap();
+    assert_eq!(before2.seq, 2);
+    assert!(before2.sections.memory.as_ref().unwrap().ok().is_some());
+    assert!(before2.sections.disks.as_ref().unwrap().ok().is_some());
 
     let id = hub.hub.store.host("web-1").await.unwrap().unwrap().id;
     let before = hub.hub.store.latest(id).await.unwrap().unwrap();
@@ -305,26 +320,39 @@ async fn after_an_unclean_stop_the_latest_state_holds_every_acknowledged_section
     for file in ["hostwatch.db", "hostwatch.db-wal"] {
         std::fs::copy(hub.dir.path().join(file), crashed.path().join(file)).unwrap();
     }
-    let row_at = |dir: &std::path::Path| -> i64 {
+    let row_of = |dir: &std::path::Path, host| -> Option<i64> {
+        use rusqlite::OptionalExtension;
         let c = rusqlite::Connection::open(dir.join("hostwatch.db")).unwrap();
         c.query_row(
             "SELECT collected_at FROM latest WHERE host_id = ?1",
-            [id],
+            [host],
             |r| r.get(0),
         )
+        .optional()
         .unwrap()
     };
+    let row_at = |dir: &std::path::Path| row_of(dir, id).unwrap();
     assert_eq!(
         row_at(crashed.path()),
         t + 40_000,
         "the row was last written for the tie (a/6 and a/7 are only in the report log)"
     );
+    assert_eq!(
+        row_of(crashed.path(), id2),
+        None,
+        "web-2's row was not written yet"
+    );
 
     let restarted = TestHub::start_in(HubConfig::default(), crashed).await;
     let after = restarted.hub.store.latest(id).await.unwrap().unwrap();
     assert_eq!(after, before);
-    let all = restarted.hub.store.latest_all().await.unwrap();
-    assert_eq!(all, vec![(id, before.clone())]);
+    assert_eq!(
+        restarted.hub.store.latest(id2).await.unwrap().unwrap(),
+        before2
+    );
+    let mut all = restarted.hub.store.latest_all().await.unwrap();
+    all.sort_by_key(|(id, _)| *id);
+    assert_eq!(all, vec![(id, before.clone()), (id2, before2.clone())]);
     let crashed = restarted.stop().await;
     assert_eq!(
         row_at(crashed.path()),

@@ -8,35 +8,53 @@
 //!
 //! What makes the rebuild exact: ingest merges a report into the state when it is not older
 //! than the state (`merge`). When a report is older (a backfill, skipped) or exactly as old (a
-//! tie), or the host has no state yet, the row is written in the same transaction. So every
-//! report stored after the row was written is newer than the row and than every report stored
-//! before it, and merging them in `collected_at` order repeats what ingest did, report by report.
+//! tie), the row is written in the same transaction. So every report stored after the row was
+//! written (or, before the first write, every report) is newer than the row and than every
+//! report stored before it, and merging them in `collected_at` order repeats what ingest did,
+//! report by report.
 
 use super::{db, decode};
 use crate::store::{HostId, StoreError, compress};
 use hostwatch_proto::Report;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a host's row is rewritten at most while its reports keep coming.
 pub const WRITE_EVERY: Duration = Duration::from_secs(60);
 
-/// One host's latest state in memory.
+/// Each host's next write comes `WRITE_EVERY` plus up to this much later, its own share: hosts
+/// that started together (a hub start, a fleet's first reports) would otherwise all write in
+/// the same few seconds of every minute (1,000 rows a second at 10,000 hosts, then none).
+const SPREAD: Duration = Duration::from_secs(30);
+
+/// When a row written `now` is due again.
+fn next_due(host: HostId, now: Instant) -> Instant {
+    // A fixed odd multiplier scatters consecutive ids; the time mixes in so a host's share
+    // changes from write to write.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let mixed = (host as u64 ^ nanos).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    now + WRITE_EVERY + SPREAD.mul_f64(mixed as f64 / f64::from(u32::MAX))
+}
+
+/// One host's latest state in memory. Shared: a reader (the alert pass reads every host's
+/// every 15 s) takes a reference, not a copy; ingest copies only a state someone still holds.
 pub(super) struct CachedLatest {
-    pub(super) report: Report,
-    /// When the stored row last matched `report`, or when it was loaded.
-    written_at: Instant,
+    pub(super) report: Arc<Report>,
+    /// When the row is to be rewritten if reports were merged meanwhile.
+    due: Instant,
     /// Reports were merged since the row was written: only the report log has them.
     dirty: bool,
 }
 
 impl CachedLatest {
-    fn loaded(report: Report, dirty: bool) -> CachedLatest {
+    fn loaded(host: HostId, report: Report, dirty: bool) -> CachedLatest {
         CachedLatest {
-            report,
-            written_at: Instant::now(),
+            report: Arc::new(report),
+            due: next_due(host, Instant::now()),
             dirty,
         }
     }
@@ -52,7 +70,7 @@ pub(super) fn lock(
 }
 
 /// Folds `report` into `state` as ingest does. True when the row must be written now (the
-/// report was older than the state, as old, or the first one), so the replay rule holds.
+/// report was older than the state or exactly as old), so the replay rule holds.
 fn merge(state: &mut Option<Report>, mut report: Report) -> bool {
     match state {
         Some(l) if l.collected_at > report.collected_at => true,
@@ -65,7 +83,7 @@ fn merge(state: &mut Option<Report>, mut report: Report) -> bool {
             // Audit entries are events of one report, never part of the state.
             report.audit.clear();
             *state = Some(report);
-            true
+            false
         }
     }
 }
@@ -116,7 +134,7 @@ pub(super) fn load_into(
     if let Some((report, dirty)) = load(conn, host)? {
         lock(cache)
             .entry(host)
-            .or_insert_with(|| CachedLatest::loaded(report, dirty));
+            .or_insert_with(|| CachedLatest::loaded(host, report, dirty));
     }
     Ok(())
 }
@@ -136,6 +154,9 @@ fn write_row(
     Ok(())
 }
 
+/// How many quiet hosts one periodic flush writes at most.
+const FLUSH_BATCH: usize = 500;
+
 /// Merges the reports ingest just stored into the host's state, on the writer thread inside
 /// the ingest's transaction, and writes the row when the rule above needs it or it is a
 /// minute old. Call [`load_into`] on the same connection before storing the reports. On
@@ -152,8 +173,8 @@ pub(super) fn absorb(
     let now = Instant::now();
     let mut guard = lock(cache);
     let cached = guard.remove(&host);
-    let mut written_at = cached.as_ref().map(|c| c.written_at);
-    let mut state = cached.map(|c| c.report);
+    let mut due = cached.as_ref().map(|c| c.due);
+    let mut state = cached.map(|c| Arc::unwrap_or_clone(c.report));
     let mut write_now = false;
     for report in reports {
         write_now |= merge(&mut state, report);
@@ -161,17 +182,17 @@ pub(super) fn absorb(
     let Some(report) = state else {
         return Ok(());
     };
-    write_now |= written_at.is_none_or(|at| now.duration_since(at) >= WRITE_EVERY);
+    write_now |= due.is_some_and(|due| now >= due);
     let json = write_now.then(|| report.to_json());
     let collected_at = report.collected_at;
-    if write_now {
-        written_at = Some(now);
+    if write_now || due.is_none() {
+        due = Some(next_due(host, now));
     }
     guard.insert(
         host,
         CachedLatest {
-            report,
-            written_at: written_at.unwrap_or(now),
+            report: Arc::new(report),
+            due: due.unwrap_or(now),
             dirty: !write_now,
         },
     );
@@ -182,9 +203,11 @@ pub(super) fn absorb(
     Ok(())
 }
 
-/// Writes the row of every host whose state changed since its row was written, or only of
-/// those whose row is at least `WRITE_EVERY` old. Adds the hosts to `written`; on failure the
-/// caller forgets them.
+/// Writes the row of every host whose state changed since its row was written (`all`), or
+/// only of those that stopped reporting a while after their write came due (a host that keeps
+/// reporting writes its own at its next report). At most `FLUSH_BATCH` hosts unless `all`, so
+/// the writer is never held long. Adds the hosts to `written`; on failure the caller forgets
+/// them.
 pub(super) fn flush(
     conn: &Connection,
     cache: &LatestCache,
@@ -196,10 +219,11 @@ pub(super) fn flush(
         let mut guard = lock(cache);
         guard
             .iter_mut()
-            .filter(|(_, c)| c.dirty && (all || now.duration_since(c.written_at) >= WRITE_EVERY))
+            .filter(|(_, c)| c.dirty && (all || now >= c.due + WRITE_EVERY))
+            .take(if all { usize::MAX } else { FLUSH_BATCH })
             .map(|(host, c)| {
                 c.dirty = false;
-                c.written_at = now;
+                c.due = next_due(*host, now);
                 (*host, c.report.collected_at, c.report.to_json())
             })
             .collect()
@@ -217,8 +241,9 @@ pub(super) fn flush(
 pub(super) fn catch_up(conn: &Connection) -> Result<usize, StoreError> {
     let hosts: Vec<HostId> = conn
         .prepare(
-            "SELECT l.host_id FROM latest l WHERE EXISTS (
-                 SELECT 1 FROM reports r WHERE r.host_id = l.host_id AND r.collected_at > l.collected_at)",
+            "SELECT h.id FROM hosts h LEFT JOIN latest l ON l.host_id = h.id WHERE EXISTS (
+                 SELECT 1 FROM reports r WHERE r.host_id = h.id
+                   AND r.collected_at > coalesce(l.collected_at, -9223372036854775808))",
         )
         .and_then(|mut s| {
             s.query_map([], |r| r.get(0))?

@@ -238,7 +238,7 @@ impl SqliteStore {
         let cache = super::latest::lock(&self.inner.latest);
         Ok(cache
             .iter()
-            .map(|(id, c)| (*id, c.report.clone()))
+            .map(|(id, c)| (*id, Report::clone(&c.report)))
             .collect())
     }
 }
