@@ -19,6 +19,7 @@ use hostwatch_proto::{JobRun, Report};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -107,14 +108,17 @@ impl SqliteStore {
                 "latest state rebuilt from the report log (the hub had stopped without flushing)"
             );
         }
-        // The writer checkpoints after answering a group (`writer`), not inside its commit,
-        // which every ingest of the group waits for.
+        // Checkpoints are never inside a commit of the writer, which every ingest of the
+        // group waits for: see `checkpointer`.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
             .map_err(db)?;
+        let checkpoints = open_connection(&path)?;
+        let restart = Arc::new(AtomicBool::new(false));
         let (jobs, queue) = mpsc::unbounded_channel();
+        let restart_wanted = restart.clone();
         std::thread::Builder::new()
             .name("hostwatch-db-writer".into())
-            .spawn(move || writer(conn, queue))
+            .spawn(move || writer(conn, queue, &restart_wanted))
             .map_err(|e| StoreError::Database(format!("starting the writer thread: {e}")))?;
         let inner = Arc::new(Inner {
             path,
@@ -122,6 +126,11 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             latest: Mutex::new(HashMap::new()),
         });
+        let open = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("hostwatch-db-checkpoint".into())
+            .spawn(move || checkpointer(checkpoints, &open, &restart))
+            .map_err(|e| StoreError::Database(format!("starting the checkpoint thread: {e}")))?;
         Ok(SqliteStore { inner })
     }
 
@@ -207,9 +216,8 @@ fn savepoint<R>(
 }
 
 /// The writer thread: group commits until every sender is gone.
-fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>, restart: &AtomicBool) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    let mut last_checkpoint = std::time::Instant::now();
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -247,21 +255,43 @@ fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
         for done in completions {
             done(commit.clone());
         }
-        // After the answers, so no report waits for it. Passive: what a reader still needs
-        // is copied next time. Done by this thread, between its transactions, so the next
-        // one starts the WAL over once everything was copied (it does not grow).
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "checkpoint failed; retrying after the next commit");
-            }
-            last_checkpoint = std::time::Instant::now();
+        // The WAL starts over only when a write begins with every frame copied back, which
+        // the checkpoint thread alone never sees (this thread keeps appending). So when the
+        // WAL is long, this thread copies the last few frames itself, after the answers and
+        // between its transactions; the next transaction then starts the WAL over.
+        if restart.swap(false, Ordering::Relaxed)
+            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "checkpoint failed; retrying later");
         }
     }
 }
 
-/// How often the writer copies the WAL back into the database file: about as often as
-/// SQLite's automatic checkpoint (every 1,000 pages) would at 1,000 reports/s.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the checkpoint thread copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// WAL frames (4 KiB pages) past which the writer is asked to let the WAL start over: 32 MiB,
+/// two or three seconds of writes at 1,000 reports/s.
+const RESTART_FRAMES: i64 = 8_192;
+
+/// Copies the WAL's committed pages back into the database file, continuously, until the
+/// store is dropped: the copy and its fsync run beside the writer instead of inside one of its
+/// commits (SQLite's automatic checkpoint), which every report of that group waited for.
+/// Passive: it never blocks the writer or a reader; what a reader still needs is copied next
+/// time. Asks the writer (`restart`) to finish the job when the WAL is long.
+fn checkpointer(conn: Connection, store: &std::sync::Weak<Inner>, restart: &AtomicBool) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if store.strong_count() == 0 {
+            return;
+        }
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(frames) if frames >= RESTART_FRAMES => restart.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint failed; retrying"),
+        }
+    }
+}
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let runner = embedded::migrations::runner();
