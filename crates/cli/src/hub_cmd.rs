@@ -70,7 +70,8 @@ pub fn run_hub(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -80,7 +81,10 @@ pub fn run_hub(
         hostwatch_hub::serve::serve(hub, listener, shutdown).await?;
         tracing::info!("hub stopped");
         Ok(())
-    })
+    });
+    // Reads still running on blocking threads are not waited for: a stop takes seconds.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 pub fn hosts(config: HubConfig, command: HostsCommand) -> anyhow::Result<()> {

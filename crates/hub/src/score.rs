@@ -599,7 +599,7 @@ pub async fn inputs<S: Store>(
         mean(Figure::CpuBusy),
         mean(Figure::MemUsed),
     );
-    let latest = store.latest(host.id).await?;
+    let latest = store.latest_shared(host.id).await?;
     let mut inputs = Inputs {
         steal_avg_1h: steal,
         busy_avg_1h: busy,
@@ -708,7 +708,11 @@ pub async fn compute<S: Store>(
 /// Recomputes every host's score; drops hosts that are gone. Returns how many were scored.
 pub async fn refresh<S: Store>(hub: &Hub<S>, now: i64) -> Result<usize, StoreError> {
     let hosts = hub.store.hosts().await?;
-    for host in &hosts {
+    for (i, host) in hosts.iter().enumerate() {
+        // Cached inputs answer without waiting: give the runtime's other tasks a turn.
+        if i % crate::alert::YIELD_EVERY_HOSTS == crate::alert::YIELD_EVERY_HOSTS - 1 {
+            tokio::task::yield_now().await;
+        }
         if let Err(e) = compute(hub, host, now).await {
             tracing::error!(host = %host.name, error = %e, "scoring failed");
         }

@@ -6,7 +6,7 @@
 
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{LATEST_WRITE_EVERY, SqliteStore};
 
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
@@ -497,6 +497,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         host: HostId,
     ) -> impl Future<Output = Result<Option<Report>, StoreError>> + Send;
 
+    /// As [`latest`](Store::latest), shared rather than copied: for passes over every host.
+    fn latest_shared(
+        &self,
+        host: HostId,
+    ) -> impl Future<Output = Result<Option<std::sync::Arc<Report>>, StoreError>> + Send {
+        async move { Ok(self.latest(host).await?.map(std::sync::Arc::new)) }
+    }
+
     /// Reports collected in `[from, to]`, oldest first.
     fn reports_between(
         &self,
@@ -718,6 +726,11 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The latest state of every host that has reported, in one go (the fleet overview).
     fn latest_all(&self) -> impl Future<Output = Result<Vec<(HostId, Report)>, StoreError>> + Send;
+
+    /// Writes the stored copy of the latest state of every host whose state changed since it
+    /// was last written (`all`: on shutdown), or only of those whose copy is a minute old
+    /// (periodically). Until then the report log holds it; returns how many hosts were written.
+    fn flush_latest(&self, all: bool) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Stores a signed command as queued and records a `command_requested` event.
     fn queue_command(

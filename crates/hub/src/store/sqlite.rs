@@ -19,10 +19,14 @@ use hostwatch_proto::{JobRun, Report};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 mod users;
+
+mod latest;
+pub use latest::WRITE_EVERY as LATEST_WRITE_EVERY;
 
 mod audit;
 mod commands;
@@ -50,8 +54,9 @@ struct Inner {
     path: PathBuf,
     jobs: mpsc::UnboundedSender<Job>,
     readers: Mutex<Vec<Connection>>,
-    /// Latest merged state per host, so ingest merges sections without re-reading the row.
-    latest: Mutex<HashMap<HostId, Report>>,
+    /// Latest merged state per host, so ingest merges sections without re-reading the row;
+    /// merged on the writer thread, written to the database at most once a minute (`latest`).
+    latest: latest::LatestCache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -96,19 +101,37 @@ impl SqliteStore {
         let path = data_dir.join(DB_FILE);
         let mut conn = open_connection(&path)?;
         migrate(&mut conn, &path)?;
+        let caught_up = latest::catch_up(&conn)?;
+        if caught_up > 0 {
+            tracing::info!(
+                hosts = caught_up,
+                "latest state rebuilt from the report log (the hub had stopped without flushing)"
+            );
+        }
+        // Checkpoints are never inside a commit of the writer, which every ingest of the
+        // group waits for: see `checkpointer`.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(db)?;
+        let checkpoints = open_connection(&path)?;
+        let restart = Arc::new(AtomicBool::new(false));
         let (jobs, queue) = mpsc::unbounded_channel();
+        let restart_wanted = restart.clone();
         std::thread::Builder::new()
             .name("hostwatch-db-writer".into())
-            .spawn(move || writer(conn, queue))
+            .spawn(move || writer(conn, queue, &restart_wanted))
             .map_err(|e| StoreError::Database(format!("starting the writer thread: {e}")))?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path,
-                jobs,
-                readers: Mutex::new(Vec::new()),
-                latest: Mutex::new(HashMap::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path,
+            jobs,
+            readers: Mutex::new(Vec::new()),
+            latest: Mutex::new(HashMap::new()),
+        });
+        let open = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("hostwatch-db-checkpoint".into())
+            .spawn(move || checkpointer(checkpoints, &open, &restart))
+            .map_err(|e| StoreError::Database(format!("starting the checkpoint thread: {e}")))?;
+        Ok(SqliteStore { inner })
     }
 
     /// The database file.
@@ -121,10 +144,23 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
+        self.write_or_undo(f, || {}).await
+    }
+
+    /// As [`write`](Self::write); `undo` runs on the writer thread when `f` failed or its
+    /// commit did, before any later write runs (it forgets in-memory state `f` changed).
+    async fn write_or_undo<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        undo: impl FnOnce() + Send + 'static,
+    ) -> Result<R, StoreError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = savepoint(conn, f);
             Box::new(move |commit: Result<(), String>| {
+                if result.is_err() || commit.is_err() {
+                    undo();
+                }
                 let _ = tx.send(match commit {
                     Ok(()) => result,
                     Err(e) => Err(StoreError::Database(format!("commit failed: {e}"))),
@@ -180,7 +216,7 @@ fn savepoint<R>(
 }
 
 /// The writer thread: group commits until every sender is gone.
-fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>, restart: &AtomicBool) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
@@ -218,6 +254,41 @@ fn writer(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
         }
         for done in completions {
             done(commit.clone());
+        }
+        // The WAL starts over only when a write begins with every frame copied back, which
+        // the checkpoint thread alone never sees (this thread keeps appending). So when the
+        // WAL is long, this thread copies the last few frames itself, after the answers and
+        // between its transactions; the next transaction then starts the WAL over.
+        if restart.swap(false, Ordering::Relaxed)
+            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "checkpoint failed; retrying later");
+        }
+    }
+}
+
+/// How often the checkpoint thread copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// WAL frames (4 KiB pages) past which the writer is asked to let the WAL start over: 32 MiB,
+/// two or three seconds of writes at 1,000 reports/s.
+const RESTART_FRAMES: i64 = 8_192;
+
+/// Copies the WAL's committed pages back into the database file, continuously, until the
+/// store is dropped: the copy and its fsync run beside the writer instead of inside one of its
+/// commits (SQLite's automatic checkpoint), which every report of that group waited for.
+/// Passive: it never blocks the writer or a reader; what a reader still needs is copied next
+/// time. Asks the writer (`restart`) to finish the job when the WAL is long.
+fn checkpointer(conn: Connection, store: &std::sync::Weak<Inner>, restart: &AtomicBool) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if store.strong_count() == 0 {
+            return;
+        }
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(frames) if frames >= RESTART_FRAMES => restart.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint failed; retrying"),
         }
     }
 }
@@ -587,11 +658,7 @@ impl Store for SqliteStore {
             })
             .await?;
         if let Some(id) = removed {
-            self.inner
-                .latest
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            latest::lock(&self.inner.latest).remove(&id);
         }
         Ok(removed.is_some())
     }
@@ -650,13 +717,16 @@ impl Store for SqliteStore {
     ) -> Result<Option<(Host, TokenHash)>, StoreError> {
         let token_id = token_id.to_string();
         self.read(move |c| {
+            // Every request of every agent asks this: prepared once per connection, not parsed
+            // each time (5 % of the request side at 1,000 reports/s).
             let row = c
-                .query_row(
-                    &format!("SELECT {HOST_COLUMNS}, token_hash FROM hosts WHERE token_id = ?1"),
-                    [&token_id],
-                    |r| Ok((host_row(r)?, r.get::<_, Vec<u8>>(9)?)),
-                )
-                .optional()
+                .prepare_cached(&format!(
+                    "SELECT {HOST_COLUMNS}, token_hash FROM hosts WHERE token_id = ?1"
+                ))
+                .and_then(|mut s| {
+                    s.query_row([&token_id], |r| Ok((host_row(r)?, r.get::<_, Vec<u8>>(9)?)))
+                        .optional()
+                })
                 .map_err(db)?;
             row.map(|(host, blob)| Ok((host, hash_from(token_id, blob)?)))
                 .transpose()
@@ -671,12 +741,15 @@ impl Store for SqliteStore {
         received_at: i64,
         told_interval: u32,
     ) -> Result<IngestOutcome, StoreError> {
-        let current = self.current_latest(host).await?;
-        let (outcome, latest) = self
-            .write(move |c| {
+        let cache = self.inner.clone();
+        let forget = self.inner.clone();
+        self.write_or_undo(
+            move |c| {
+                // Before this job's reports are stored: the state rebuilt from the log must
+                // not contain them yet.
+                latest::load_into(c, &cache.latest, host)?;
                 let mut outcome = IngestOutcome::default();
-                let mut latest = current;
-                let mut latest_changed = false;
+                let mut accepted = Vec::with_capacity(reports.len());
                 let mut insert = c
                     .prepare_cached(
                         "INSERT INTO reports (host_id, instance_id, seq, collected_at, received_at, body)
@@ -709,41 +782,20 @@ impl Store for SqliteStore {
                         .execute(params![host, r.agent.instance_id, r.seq as i64, r.collected_at])
                         .map_err(db)?;
                     outcome.accepted += 1;
-                    // Backfilled reports older than the latest state must not overwrite it.
-                    match &mut latest {
-                        Some(l) if l.collected_at > r.collected_at => {}
-                        Some(l) => {
-                            l.absorb(r);
-                            latest_changed = true;
-                        }
-                        None => {
-                            latest = Some(incoming.report.clone());
-                            latest_changed = true;
-                        }
-                    }
+                    accepted.push(incoming.report);
                 }
-                if latest_changed && let Some(l) = &latest {
-                    c.prepare_cached(
-                        "INSERT INTO latest (host_id, collected_at, body) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (host_id) DO UPDATE SET collected_at = excluded.collected_at, body = excluded.body",
-                    )
-                    .and_then(|mut s| s.execute(params![host, l.collected_at, compress(&l.to_json())]))
-                    .map_err(db)?;
-                }
+                latest::absorb(c, &cache.latest, host, accepted)?;
                 c.prepare_cached("UPDATE hosts SET last_seen = ?1, expected_interval = ?2 WHERE id = ?3")
                     .and_then(|mut s| s.execute(params![received_at, told_interval, host]))
                     .map_err(db)?;
-                Ok((outcome, latest))
-            })
-            .await?;
-        if let Some(l) = latest {
-            self.inner
-                .latest
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(host, l);
-        }
-        Ok(outcome)
+                Ok(outcome)
+            },
+            // Not stored after all: rebuild the state from what did commit when next needed.
+            move || {
+                latest::lock(&forget.latest).remove(&host);
+            },
+        )
+        .await
     }
 
     async fn ingest_job_runs(
@@ -784,6 +836,10 @@ impl Store for SqliteStore {
     }
 
     async fn latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
+        Ok(self.current_latest(host).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn latest_shared(&self, host: HostId) -> Result<Option<Arc<Report>>, StoreError> {
         self.current_latest(host).await
     }
 
@@ -1275,6 +1331,10 @@ impl Store for SqliteStore {
         self.latest_all_impl().await
     }
 
+    async fn flush_latest(&self, all: bool) -> Result<usize, StoreError> {
+        self.flush_latest_impl(all).await
+    }
+
     async fn queue_command(&self, command: super::NewCommand) -> Result<(), StoreError> {
         self.queue_command_impl(command).await
     }
@@ -1331,36 +1391,42 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// The cached latest state, loaded from the database on first use.
-    async fn current_latest(&self, host: HostId) -> Result<Option<Report>, StoreError> {
-        if let Some(r) = self
-            .inner
-            .latest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&host)
-        {
-            return Ok(Some(r.clone()));
+    /// The cached latest state, rebuilt from the database on first use.
+    async fn current_latest(&self, host: HostId) -> Result<Option<Arc<Report>>, StoreError> {
+        if let Some(c) = latest::lock(&self.inner.latest).get(&host) {
+            return Ok(Some(c.report.clone()));
         }
-        let stored: Option<Report> = self
-            .read(move |c| {
-                let blob: Option<Vec<u8>> = c
-                    .query_row("SELECT body FROM latest WHERE host_id = ?1", [host], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(db)?;
-                blob.map(|b| decode(&b)).transpose()
-            })
+        let inner = self.inner.clone();
+        self.read(move |c| latest::load_into(c, &inner.latest, host))
             .await?;
-        if let Some(r) = &stored {
-            self.inner
-                .latest
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(host)
-                .or_insert_with(|| r.clone());
-        }
-        Ok(stored)
+        Ok(latest::lock(&self.inner.latest)
+            .get(&host)
+            .map(|c| c.report.clone()))
+    }
+
+    /// Writes the `latest` row of every host whose state changed since (`all`), or of those
+    /// whose row is a minute old (the hosts that stopped reporting meanwhile).
+    async fn flush_latest_impl(&self, all: bool) -> Result<usize, StoreError> {
+        let cache = self.inner.clone();
+        let forget = self.inner.clone();
+        let touched = Arc::new(Mutex::new(Vec::new()));
+        let touched_by_job = touched.clone();
+        self.write_or_undo(
+            move |c| {
+                let mut hosts = Vec::new();
+                let result = latest::flush(c, &cache.latest, all, &mut hosts);
+                let n = hosts.len();
+                *touched_by_job.lock().unwrap_or_else(|e| e.into_inner()) = hosts;
+                result.map(|()| n)
+            },
+            move || {
+                let hosts = std::mem::take(&mut *touched.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut cache = latest::lock(&forget.latest);
+                for host in hosts {
+                    cache.remove(&host);
+                }
+            },
+        )
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! Dashboard users and sessions in SQLite (migration V4).
 
-use super::{SqliteStore, db, decode};
+use super::{SqliteStore, db};
 use crate::store::{HostId, Role, Session, StoreError, User};
 use hostwatch_proto::Report;
 use rusqlite::{OptionalExtension, params};
@@ -213,35 +213,32 @@ impl SqliteStore {
         .await
     }
 
-    /// Every host's latest state: from the in-memory cache, with one query for the hosts not
-    /// cached yet (the first overview after a start).
+    /// Every host's latest state: from the in-memory cache, rebuilt from the database for the
+    /// hosts not cached yet (the first overview after a start).
     pub(super) async fn latest_all_impl(&self) -> Result<Vec<(HostId, Report)>, StoreError> {
-        let cached: Vec<HostId> = {
-            let cache = self.inner.latest.lock().unwrap_or_else(|e| e.into_inner());
-            cache.keys().copied().collect()
-        };
-        let missing: Vec<(HostId, Report)> = self
-            .read(move |c| {
-                let mut s = c
-                    .prepare_cached("SELECT host_id, body FROM latest")
-                    .map_err(db)?;
-                let rows = s
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
-                    .map_err(db)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (id, blob) = row.map_err(db)?;
-                    if !cached.contains(&id) {
-                        out.push((id, decode::<Report>(&blob)?));
-                    }
-                }
-                Ok(out)
-            })
-            .await?;
-        let mut cache = self.inner.latest.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, report) in missing {
-            cache.entry(id).or_insert(report);
-        }
-        Ok(cache.iter().map(|(id, r)| (*id, r.clone())).collect())
+        let cached: std::collections::HashSet<HostId> = super::latest::lock(&self.inner.latest)
+            .keys()
+            .copied()
+            .collect();
+        let inner = self.inner.clone();
+        self.read(move |c| {
+            let hosts = c
+                .prepare_cached("SELECT host_id FROM latest")
+                .map_err(db)?
+                .query_map([], |r| r.get::<_, HostId>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            for host in hosts.into_iter().filter(|h| !cached.contains(h)) {
+                super::latest::load_into(c, &inner.latest, host)?;
+            }
+            Ok(())
+        })
+        .await?;
+        let cache = super::latest::lock(&self.inner.latest);
+        Ok(cache
+            .iter()
+            .map(|(id, c)| (*id, Report::clone(&c.report)))
+            .collect())
     }
 }
