@@ -19,6 +19,7 @@
 
 use crate::HostPaths;
 use crate::collect::baselines::{Baselines, Observed};
+use crate::collect::every::Every;
 use crate::collect::{CollectError, Collector};
 use crate::config::DisksConfig;
 use crate::filter::Filter;
@@ -81,7 +82,7 @@ pub struct DisksCollector {
     /// The reported devices' own `stat` files, when reading them pays (see the module doc).
     own_files: Option<Vec<OwnFile>>,
     /// When the whole table was last read.
-    listed_at: Option<Instant>,
+    listing: Every,
 }
 
 /// A reported device's own counters file.
@@ -128,20 +129,19 @@ impl DisksCollector {
             lines: Vec::new(),
             baselines: Baselines::default(),
             own_files: None,
-            listed_at: None,
+            listing: Every::new(LIST_EVERY),
         }
     }
 
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     pub fn collect_at(&mut self, now: Instant) -> Result<Option<Disks>, CollectError> {
-        let listing_due = self
-            .listed_at
-            .is_none_or(|at| now.duration_since(at) >= LIST_EVERY);
-        if !listing_due && let Some(disks) = self.read_own_files(now)? {
+        if !self.listing.is_due(now)
+            && let Some(disks) = self.read_own_files(now)?
+        {
             return Ok(Some(disks));
         }
         let disks = self.read_diskstats(now)?;
-        self.listed_at = Some(now);
+        self.listing.done(now);
         self.own_files = disks.as_ref().and_then(|d| self.own_files_for(d));
         Ok(disks)
     }

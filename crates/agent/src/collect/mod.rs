@@ -14,6 +14,7 @@ pub mod checks;
 pub mod containers;
 pub mod cpu;
 pub mod disks;
+pub mod every;
 pub mod filesystems;
 pub mod gpu;
 pub mod http;

@@ -12,6 +12,7 @@
 //! directories are listed every [`LIST_EVERY`], and at once after a sensor vanished — listing
 //! them costs more than reading the sensors, and is all a host without any costs.
 
+use super::every::Every;
 use super::{CollectError, Collector};
 use crate::HostPaths;
 use crate::paths::{PseudoFile, read_into, read_trimmed};
@@ -46,8 +47,8 @@ const CPU_CHIPS: &[&str] = &[
 pub struct ThermalCollector {
     paths: HostPaths,
     layout: Option<Layout>,
-    discovered_at: Option<Instant>,
-    listed_at: Option<Instant>,
+    discovery: Every,
+    listing: Every,
     /// A sensor's file disappeared on the last read: list the directories on the next one.
     vanished: bool,
     /// Reused for every file read.
@@ -87,8 +88,8 @@ impl ThermalCollector {
         ThermalCollector {
             paths,
             layout: None,
-            discovered_at: None,
-            listed_at: None,
+            discovery: Every::new(REDISCOVER_EVERY),
+            listing: Every::new(LIST_EVERY),
             vanished: false,
             text: String::new(),
             hwmon_entries: Vec::new(),
@@ -98,10 +99,7 @@ impl ThermalCollector {
 
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     fn read_at(&mut self, now: Instant) -> Result<Option<Thermal>, CollectError> {
-        let listing_due = self
-            .listed_at
-            .is_none_or(|at| now.duration_since(at) >= LIST_EVERY);
-        if self.layout.is_none() || self.vanished || listing_due {
+        if self.layout.is_none() || self.vanished || self.listing.is_due(now) {
             self.rediscover_if_changed(now)?;
         }
         let Some(layout) = &mut self.layout else {
@@ -151,7 +149,7 @@ impl ThermalCollector {
     /// Lists the class directories, and discovers the layout again when the devices changed
     /// or the last discovery is [`REDISCOVER_EVERY`] old.
     fn rediscover_if_changed(&mut self, now: Instant) -> Result<(), CollectError> {
-        self.listed_at = Some(now);
+        self.listing.done(now);
         self.vanished = false;
         list_entries(
             &self.paths.sys("class/hwmon"),
@@ -169,9 +167,7 @@ impl ThermalCollector {
             Some(layout) => {
                 layout.hwmon_entries != self.hwmon_entries
                     || layout.zone_entries != self.zone_entries
-                    || self
-                        .discovered_at
-                        .is_none_or(|at| now.duration_since(at) >= REDISCOVER_EVERY)
+                    || self.discovery.is_due(now)
             }
         };
         if stale {
@@ -183,7 +179,7 @@ impl ThermalCollector {
                 self.zone_entries.clone(),
             )?;
             self.layout = Some(layout);
-            self.discovered_at = Some(now);
+            self.discovery.done(now);
         }
         Ok(())
     }

@@ -18,6 +18,7 @@
 use super::{GpuSource, round2};
 use crate::HostPaths;
 use crate::collect::CollectError;
+use crate::collect::every::Every;
 use crate::paths::{PseudoFile, read_trimmed};
 use hostwatch_proto::sections::GpuDevice;
 use std::collections::HashMap;
@@ -42,8 +43,8 @@ pub struct AmdSysfs {
     /// The `card*` entries the layout was discovered from, and those of the last listing.
     discovered_from: Vec<OsString>,
     entries: Vec<OsString>,
-    listed_at: Option<Instant>,
-    discovered_at: Option<Instant>,
+    listing: Every,
+    discovery: Every,
     /// Names looked up in pci.ids, by `vendor:device`: the file is large, read it once.
     pci_names: HashMap<String, String>,
     text: String,
@@ -72,8 +73,8 @@ impl AmdSysfs {
             cards: None,
             discovered_from: Vec::new(),
             entries: Vec::new(),
-            listed_at: None,
-            discovered_at: None,
+            listing: Every::new(LIST_EVERY),
+            discovery: Every::new(REDISCOVER_EVERY),
             pci_names: HashMap::new(),
             text: String::new(),
         }
@@ -186,22 +187,17 @@ impl AmdSysfs {
 
     /// One read at `now`; `devices` passes the current instant, tests a chosen one.
     fn devices_at(&mut self, now: Instant) -> Result<Vec<GpuDevice>, CollectError> {
-        if self
-            .listed_at
-            .is_none_or(|at| now.duration_since(at) >= LIST_EVERY)
-        {
+        if self.listing.is_due(now) {
             self.list_cards()?;
-            self.listed_at = Some(now);
+            self.listing.done(now);
         }
         if self.cards.is_none()
             || self.entries != self.discovered_from
-            || self
-                .discovered_at
-                .is_none_or(|at| now.duration_since(at) >= REDISCOVER_EVERY)
+            || self.discovery.is_due(now)
         {
             self.cards = Some(self.discover());
             self.discovered_from = self.entries.clone();
-            self.discovered_at = Some(now);
+            self.discovery.done(now);
         }
         let cards = self.cards.as_deref_mut().unwrap_or_default();
         let mut out = Vec::with_capacity(cards.len());
@@ -246,7 +242,7 @@ impl AmdSysfs {
             out.push(device);
         }
         if vanished {
-            self.listed_at = None;
+            self.listing.now_due();
         }
         Ok(out)
     }
@@ -413,9 +409,9 @@ mod tests {
         let fourth = amd.devices_at(at(61)).unwrap();
         assert_eq!(fourth.len(), 1);
         assert_eq!(fourth[0].id, "card0");
-        assert_eq!(amd.listed_at, None, "a listing is due");
+        assert_eq!(amd.listing.last(), None, "a listing is due");
         assert_eq!(amd.devices_at(at(62)).unwrap().len(), 1);
-        assert_eq!(amd.listed_at, Some(at(62)));
+        assert_eq!(amd.listing.last(), Some(at(62)));
         assert!(
             !amd.discovered_from.iter().any(|n| n == "card2"),
             "rediscovered without card2: {:?}",
@@ -429,20 +425,20 @@ mod tests {
         let mut amd = AmdSysfs::new(HostPaths::under(dir.path()));
         let t0 = Instant::now();
         assert!(amd.devices_at(t0).unwrap().is_empty());
-        assert_eq!(amd.listed_at, Some(t0));
+        assert_eq!(amd.listing.last(), Some(t0));
         assert!(
             amd.devices_at(t0 + Duration::from_secs(59))
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            amd.listed_at,
+            amd.listing.last(),
             Some(t0),
             "not listed again within the minute"
         );
         let later = t0 + Duration::from_secs(60);
         assert!(amd.devices_at(later).unwrap().is_empty());
-        assert_eq!(amd.listed_at, Some(later));
+        assert_eq!(amd.listing.last(), Some(later));
     }
 
     #[test]
