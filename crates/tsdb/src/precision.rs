@@ -6,8 +6,8 @@
 //! because the noise below that precision is what compresses worst. Counters are different: every
 //! unit counts, so they are kept [`Precision::Exact`].
 
-/// The most decimals [`Precision::Decimals`] accepts. Nine keeps values up to ±9·10⁶ exact in the
-/// scaled-integer encoding (|v|·10⁹ < 2⁵³); larger values fall back to exact `f64` storage.
+/// The most decimals [`Precision::Decimals`] accepts. Nine scales values up to about ±1.1·10⁶
+/// (|v|·10⁹ ≤ 2⁵⁰, see [`MAX_SCALED`]); larger values fall back to exact `f64` storage.
 pub const MAX_DECIMALS: u8 = 9;
 
 /// Largest integer magnitude an `f64` holds exactly (2⁵³).
@@ -68,12 +68,21 @@ pub(crate) fn scale_factor(decimals: u8) -> f64 {
     10f64.powi(i32::from(decimals))
 }
 
+/// The largest count of units a value is scaled to. `unscale` then `scaled` must give the same
+/// count back (quantising twice changes nothing, so a chunk re-encoded from its decoded values
+/// is the same chunk): the division and the multiplication each round once, an error of at
+/// most `|k|·2⁻⁵²` together, under half a unit only while `|k| ≤ 2⁵⁰`. Above, between 2⁵¹ and
+/// 2⁵³, `f64`s are half a unit apart or more and a count could come back one off
+/// (40946533390.680916 at 5 decimals did).
+const MAX_SCALED: f64 = (1u64 << 50) as f64;
+
 /// `value` as an integer count of `10^-decimals` units, or `None` when it is not finite or too
-/// large to be held exactly.
+/// large for the count to survive a round trip (see [`MAX_SCALED`]); such values are kept as
+/// they are.
 pub(crate) fn scaled(value: f64, decimals: u8) -> Option<i64> {
     let k = (value * scale_factor(decimals)).round();
-    // The cast is exact: k is an integer within ±2⁵³.
-    (k.is_finite() && k.abs() <= MAX_EXACT_INT).then_some(k as i64)
+    // The cast is exact: k is an integer within ±2⁵⁰.
+    (k.is_finite() && k.abs() <= MAX_SCALED).then_some(k as i64)
 }
 
 /// The inverse of [`scaled`]: dividing by a power of ten that `f64` holds exactly gives the
@@ -104,6 +113,17 @@ mod tests {
     }
 
     #[test]
+    fn a_count_near_the_limit_survives_quantising_twice() {
+        // At 5 decimals this was a count of 4,094,653,339,068,092 units, where f64s are half a
+        // unit apart: quantising again gave one unit less.
+        let p = Precision::Decimals(5);
+        let once = p.quantise(40_946_533_390.680_916);
+        assert_eq!(p.quantise(once).to_bits(), once.to_bits());
+        assert_eq!(scaled(1.0e15, 0), Some(1_000_000_000_000_000));
+        assert_eq!(scaled(1.2e15, 0), None, "past 2^50 units: kept as it is");
+    }
+
+    #[test]
     fn header_byte_round_trips() {
         for p in [
             Precision::Exact,
@@ -118,7 +138,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn quantising_is_idempotent(v in -1e6f64..1e6, d in 0u8..=MAX_DECIMALS) {
+        fn quantising_is_idempotent(
+            v in prop_oneof![-1e6f64..1e6, any::<f64>(), -1e16f64..1e16],
+            d in 0u8..=MAX_DECIMALS,
+        ) {
             let p = Precision::Decimals(d);
             let once = p.quantise(v);
             prop_assert_eq!(p.quantise(once).to_bits(), once.to_bits());
