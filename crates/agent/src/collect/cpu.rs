@@ -204,7 +204,7 @@ impl CpuCollector {
         let virtualization = detect_virtualization(&paths);
         let cgroup = CgroupTree::for_container(&paths, virtualization.as_ref());
         CpuCollector {
-            stat: PseudoFile::new(paths.proc("stat")),
+            stat: PseudoFile::whole(paths.proc("stat")),
             user_hz: user_hz.max(1) as f64,
             model,
             cgroup,

@@ -202,7 +202,7 @@ impl DisksCollector {
                 stat.is_file().then(|| OwnFile {
                     name: disk.name.clone(),
                     devno: line.devno,
-                    stat: PseudoFile::new(stat),
+                    stat: PseudoFile::whole(stat),
                 })
             })
             .collect()

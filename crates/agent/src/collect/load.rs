@@ -50,7 +50,7 @@ pub struct LoadCollector {
 impl LoadCollector {
     pub fn new(paths: HostPaths) -> Self {
         LoadCollector {
-            loadavg: PseudoFile::new(paths.proc("loadavg")),
+            loadavg: PseudoFile::whole(paths.proc("loadavg")),
             buf: String::new(),
         }
     }

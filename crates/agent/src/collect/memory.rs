@@ -198,8 +198,8 @@ impl MemoryCollector {
         let virtualization = detect_virtualization(&paths);
         let cgroup = CgroupTree::for_container(&paths, virtualization.as_ref());
         let host_pressure =
-            ["cpu", "memory", "io"].map(|r| PseudoFile::new(paths.proc("pressure").join(r)));
-        let meminfo = PseudoFile::new(paths.proc("meminfo"));
+            ["cpu", "memory", "io"].map(|r| PseudoFile::whole(paths.proc("pressure").join(r)));
+        let meminfo = PseudoFile::whole(paths.proc("meminfo"));
         MemoryCollector {
             paths,
             cgroup,
@@ -224,7 +224,7 @@ impl MemoryCollector {
                     Some((dir, files)) if dir == limited.dir => files,
                     slot => {
                         let files = ["cpu", "memory", "io"]
-                            .map(|r| PseudoFile::new(limited.dir.join(format!("{r}.pressure"))));
+                            .map(|r| PseudoFile::whole(limited.dir.join(format!("{r}.pressure"))));
                         &mut slot.insert((limited.dir.to_path_buf(), files)).1
                     }
                 };

@@ -19,6 +19,7 @@
 use super::{CollectError, Collector};
 use crate::HostPaths;
 use crate::config::ProcessesConfig;
+use crate::paths::{Rendering, read_from_start};
 use hostwatch_proto::sections::{ProcessInfo, Processes};
 use hostwatch_proto::{SectionData, Tier};
 use std::collections::HashMap;
@@ -408,14 +409,12 @@ fn is_gone(e: &io::Error) -> bool {
 /// Reads a whole file into `buf`, reusing its allocation. Bytes, not text: a process's name
 /// need not be UTF-8, and one such name must not fail the read.
 ///
-/// Through `take`, as `paths::read_into` explains: no `statx` and `lseek` for a size /proc
-/// does not know, which is two system calls saved per file and per process.
+/// A process's `stat`, `status` and `io` are rendered whole ([`Rendering::Whole`]): open, one
+/// read and close, where `read_to_end` would make a fourth call to see the end, and
+/// `fs::read` two more to ask /proc for a size it does not know.
 fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    std::fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_end(buf)
-        .map(|_| ())
+    read_from_start(&std::fs::File::open(path)?, buf, Rendering::Whole)
 }
 
 /// The fields of `/proc/PID/stat` this collector uses, borrowed from the file's text.

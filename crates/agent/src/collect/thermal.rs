@@ -247,7 +247,7 @@ fn discover(
         let kind = read_trimmed(&dir.join("type")).unwrap_or_default();
         let is_cpu = is_cpu_zone(&kind);
         zones.push(ZoneSource {
-            temp: PseudoFile::new(dir.join("temp")),
+            temp: PseudoFile::whole(dir.join("temp")),
             zone: entry.to_string_lossy().into_owned(),
             kind,
             is_cpu,
@@ -309,7 +309,7 @@ fn discover_chip(
         let max_celsius = limit("max", &mut text)?;
         let crit_celsius = limit("crit", &mut text)?;
         sensors.push(SensorSource {
-            input: PseudoFile::new(attribute("input")),
+            input: PseudoFile::whole(attribute("input")),
             sensor: TempSensor {
                 chip: chip.clone(),
                 chip_name: chip_name.clone(),

@@ -163,16 +163,16 @@ impl AmdSysfs {
                     power_limit_watts: microwatts("power1_cap"),
                     ..GpuDevice::default()
                 },
-                runtime_status: PseudoFile::new(dev.join("power/runtime_status")),
-                busy: PseudoFile::new(dev.join("gpu_busy_percent")),
-                vram_used: PseudoFile::new(dev.join("mem_info_vram_used")),
-                gtt_used: PseudoFile::new(dev.join("mem_info_gtt_used")),
-                temp: in_hwmon("temp1_input").map(PseudoFile::new),
+                runtime_status: PseudoFile::whole(dev.join("power/runtime_status")),
+                busy: PseudoFile::whole(dev.join("gpu_busy_percent")),
+                vram_used: PseudoFile::whole(dev.join("mem_info_vram_used")),
+                gtt_used: PseudoFile::whole(dev.join("mem_info_gtt_used")),
+                temp: in_hwmon("temp1_input").map(PseudoFile::whole),
                 power: in_hwmon("power1_average")
                     .or_else(|| in_hwmon("power1_input"))
-                    .map(PseudoFile::new),
-                fan_rpm: in_hwmon("fan1_input").map(PseudoFile::new),
-                pwm: pwm.map(|(p, max)| (PseudoFile::new(p), max)),
+                    .map(PseudoFile::whole),
+                fan_rpm: in_hwmon("fan1_input").map(PseudoFile::whole),
+                pwm: pwm.map(|(p, max)| (PseudoFile::whole(p), max)),
             });
         }
         cards
