@@ -6,18 +6,18 @@
 #      netdev, diskstats, filesystem), scraped SCRAPES times back to back: CPU seconds per
 #      scrape and steady RSS. Also with gzip (as Prometheus asks) and without its own
 #      go_/process_/promhttp_ metrics.
-#   2. Side by side, each waking once a second at its own phase (so no two ever work at the
-#      same moment), for WARMUP cycles and then RUNS windows of CYCLES cycles:
+#   2. Side by side, each waking every PERIOD seconds (1) at its own phase (so no two ever work
+#      at the same moment), for WARMUP cycles and then RUNS windows of CYCLES cycles:
 #        fast     hostwatch agent, processes off, filesystems moved to the fast tier (the data
 #                 node_exporter has: it stats every filesystem on every scrape)
 #        default  hostwatch agent, processes off, every collector on its default tier
 #        procs    as `fast` with processes on: their extra cost, apart
 #        empty    hostwatch agent with every collector off: the loop, report and sink alone
-#        idle     footprint_probe idle: a thread that only wakes up once a second
+#        idle     footprint_probe idle: a thread that only wakes up once a tick
 #        bare     footprint_probe bare: wakes and reads the files `fast` reads (the floor)
 #        cycle    footprint_probe cycle: wakes and runs `fast`'s cycle on its one thread
-#        ne_1hz   node_exporter scraped once a second over one kept-alive connection, as
-#                 Prometheus does, while the agent collects once a second
+#        ne_1hz   node_exporter scraped once a tick over one kept-alive connection, as
+#                 Prometheus does, while the agent collects once a tick
 #      CPU per cycle from each window, steady RSS at the end of each window.
 #   3. The criterion benchmark (crates/agent/benches/cycle.rs): the same cycle and bare read
 #      in a hot loop.
@@ -32,7 +32,10 @@
 # "agent started ... collectors=[...]" of each agent is printed with the results.
 #
 # Knobs (environment): SCRAPES (300), RUNS (3), CYCLES (30), WARMUP (5),
-# NODE_EXPORTER (/usr/bin/prometheus-node-exporter), SKIP_BENCH=1 leaves out criterion.
+# NODE_EXPORTER (/usr/bin/prometheus-node-exporter), SKIP_BENCH=1 leaves out criterion,
+# PERIOD (1): seconds between two ticks in step 2 — the agents' fast tier, the probes' ticks and
+# node_exporter's scrapes alike. PERIOD=10 measures both as deployed (the agent's default fast
+# tier; a usual Prometheus scrape interval), where every cycle starts from cold caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +43,7 @@ SCRAPES=${SCRAPES:-300}
 RUNS=${RUNS:-3}
 CYCLES=${CYCLES:-30}
 WARMUP=${WARMUP:-5}
+PERIOD=${PERIOD:-1}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 HZ=$(getconf CLK_TCK)
@@ -208,7 +212,7 @@ measure_scrapes ne_gzip "--compressed"
 measure_scrapes ne_lean "" --web.disable-exporter-metrics
 
 # ---------------------------------------------------------------------------------------------
-# 2. Everything that ticks once a second, side by side
+# 2. Everything that ticks every PERIOD seconds, side by side
 
 COLLECTORS=(cpu load memory system thermal filesystems disks network processes)
 # Sources node_exporter's restricted scrape has no equivalent of: off where the two are compared
@@ -221,12 +225,12 @@ for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=fa
 : >"$WORK/empty.toml"
 # The environment every agent and probe shares: defaults only (no config file is searched),
 # one-second fast tier.
-BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST=1 HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
+BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST="$PERIOD" HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
 FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")
 
 LABELS=(fast default procs empty idle bare cycle ne_1hz)
 declare -A PID T0 URL LAST
-GAP=$(awk -v n="${#LABELS[@]}" 'BEGIN { printf "%.3f", 1 / (n + 1) }')
+GAP=$(awk -v n="${#LABELS[@]}" -v p="$PERIOD" 'BEGIN { printf "%.3f", p / (n + 1) }')
 
 # launch LABEL COMMAND...: starts COMMAND now; its ticks fall on T0 + k seconds.
 launch() {
@@ -251,7 +255,7 @@ start_node_exporter ne_1hz
 PID[ne_1hz]=$NE_PID
 curl -s "$NE_URL?warmup=[1-30]" >/dev/null
 
-echo "== once a second, side by side: $WARMUP warm-up cycles, then $RUNS windows of $CYCLES cycles"
+echo "== every $PERIOD s, side by side: $WARMUP warm-up cycles, then $RUNS windows of $CYCLES cycles"
 t=$(now)
 for label in "${LABELS[@]}"; do
     sleep_until "$t"
@@ -265,13 +269,13 @@ for label in "${LABELS[@]}"; do
             # As Prometheus scrapes: over one kept-alive connection (a fresh one per scrape
             # would add node_exporter's accept and connection set-up to every scrape).
             T0[ne_1hz]=$(now)
-            python3 - "$NE_URL" "${T0[ne_1hz]}" <<'PY' &
+            python3 - "$NE_URL" "${T0[ne_1hz]}" "$PERIOD" <<'PY' &
 import http.client, sys, time, urllib.parse
 
-url, start = urllib.parse.urlsplit(sys.argv[1]), float(sys.argv[2])
+url, start, period = urllib.parse.urlsplit(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 connection = None
 for k in range(10**9):
-    time.sleep(max(0.0, start + k - time.time()))
+    time.sleep(max(0.0, start + k * period - time.time()))
     try:
         connection = connection or http.client.HTTPConnection(url.hostname, url.port, timeout=5)
         connection.request("GET", url.path)
@@ -288,7 +292,7 @@ done
 # Snapshots half-way between two ticks, so that each window holds exactly CYCLES of them.
 for r in $(seq 0 "$RUNS"); do
     for label in "${LABELS[@]}"; do
-        sleep_until "$(add "${T0[$label]}" "$((WARMUP + r * CYCLES)).5")"
+        sleep_until "$(add "${T0[$label]}" "$(awk -v k=$((WARMUP + r * CYCLES)) -v p="$PERIOD" 'BEGIN { print (k + 0.5) * p }')")"
         pid=${PID[$label]}
         kill -0 "$pid" 2>/dev/null || { echo "$label died:" >&2; cat "$WORK/$label.log" >&2; exit 1; }
         snap=$(snapshot "$pid")
@@ -347,7 +351,7 @@ echo "== medians                                                       µs/cycle
 row "node_exporter, per scrape, back to back (as briefed)" ne
 row "node_exporter, per scrape, back to back, gzip" ne_gzip
 row "node_exporter, per scrape, back to back, no exporter metrics" ne_lean
-row "node_exporter, per scrape, scraped once a second" ne_1hz
+row "node_exporter, per scrape, scraped every $PERIOD s" ne_1hz
 row "agent: fast cycle (processes off, filesystems on fast)" fast
 row "agent: default tiers (processes off, filesystems medium)" default
 row "agent: fast cycle with processes" procs
@@ -377,8 +381,8 @@ target() { # target TITLE RATIO LIMIT
 }
 target "agent fast cycle / node_exporter scrape, back to back (as briefed)" "$(ratio "$FAST_CPU" "$NE")" 0.1
 target "agent fast cycle / node_exporter scrape, no exporter metrics" "$(ratio "$FAST_CPU" "$NE_LEAN")" 0.1
-target "agent fast cycle / node_exporter scrape, both once a second" "$(ratio "$FAST_CPU" "$NE_1HZ")" 0.1
-target "agent fast cycle / bare read, both once a second" "$(ratio "$FAST_CPU" "$BARE_CPU")" 3
+target "agent fast cycle / node_exporter scrape, both every $PERIOD s" "$(ratio "$FAST_CPU" "$NE_1HZ")" 0.1
+target "agent fast cycle / bare read, both every $PERIOD s" "$(ratio "$FAST_CPU" "$BARE_CPU")" 3
 target "agent fast cycle / bare read, both in a hot loop (criterion)" "$(ratio "$B_LIVE" "$B_BARE")" 3
 target "agent steady RSS / node_exporter steady RSS" "$(ratio "$(m fast rss)" "$(m ne rss)")" 0.333
 printf '%-70s %7s\n' "processes collector / reading every /proc/PID/stat (criterion)" "$(ratio "$B_PROCS" "$B_BARE_PROCS")"

@@ -1,5 +1,6 @@
-//! A stand-in for the agent's loop, for `scripts/footprint.sh`: one thread that wakes once a
-//! second, like `hostwatch agent` with `[tiers] fast = 1`, and does one thing per tick:
+//! A stand-in for the agent's loop, for `scripts/footprint.sh`: one thread that wakes once per
+//! fast tick of the configuration (`[tiers] fast`, as `hostwatch agent` does), and does one
+//! thing per tick:
 //!
 //! - `idle`: nothing — what merely waking up once a second costs on this machine;
 //! - `bare`: the bare read of the fast collectors' files (see `benches/common/bare_read.rs`)
@@ -10,7 +11,7 @@
 //!
 //! The configuration is loaded as `hostwatch agent` loads it (`HOSTWATCH_*` variables
 //! included), so the probe reads what the agent under measurement reads. Ticks fall on whole
-//! seconds after start, so a window between two half-seconds holds an exact number of them.
+//! periods after start, so a window between two half-periods holds an exact number of them.
 //! Runs until killed.
 
 #[path = "../benches/common/bare_read.rs"]
@@ -60,9 +61,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let period = Duration::from_secs(config.tiers.fast);
     let start = Instant::now();
     for k in 0u32.. {
-        let due = start + Duration::from_secs(u64::from(k));
+        let due = start + period * k;
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         tick();
     }
