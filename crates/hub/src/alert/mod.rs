@@ -461,8 +461,8 @@ impl AlertEngine {
                 // A quiet signal without an instance would get one that stays inactive and is
                 // forgotten at the end of the pass: most signals of every host, every pass, a
                 // large share of the hub's allocations. Skipping it changes nothing else.
-                let quiet = eff.disabled
-                    || state::target(rule.cmp, &levels, None, sig.value).is_none();
+                let quiet =
+                    eff.disabled || state::target(rule.cmp, &levels, None, sig.value).is_none();
                 if quiet && !rule_has_instances {
                     continue;
                 }
