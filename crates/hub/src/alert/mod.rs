@@ -453,17 +453,27 @@ impl AlertEngine {
                 continue;
             };
             let mut seen = HashSet::new();
+            // Usually none: then no signal of this rule needs its fingerprint to be looked up.
+            let rule_has_instances = instances.values().any(|i| i.rule == rule.name);
             for sig in signals {
-                let fp = fingerprint(&rule.name, &host.name, &sig.labels);
                 let eff = self.rules.effective(rule, host, &sig.labels);
-                if eff.disabled && !instances.contains_key(&fp) {
+                let levels = sig.own_levels.clone().unwrap_or(eff.levels);
+                // A quiet signal without an instance would get one that stays inactive and is
+                // forgotten at the end of the pass: most signals of every host, every pass, a
+                // large share of the hub's allocations. Skipping it changes nothing else.
+                let quiet =
+                    eff.disabled || state::target(rule.cmp, &levels, None, sig.value).is_none();
+                if quiet && !rule_has_instances {
+                    continue;
+                }
+                let fp = fingerprint(&rule.name, &host.name, &sig.labels);
+                if quiet && !instances.contains_key(&fp) {
                     continue;
                 }
                 seen.insert(fp.clone());
                 let inst = instances.entry(fp.clone()).or_insert_with(|| {
                     Instance::new(fp, &rule.name, &host.name, sig.labels.clone())
                 });
-                let levels = sig.own_levels.clone().unwrap_or(eff.levels);
                 let reading = (!eff.disabled).then_some(sig.value);
                 inst.info = sig.info;
                 inst.last_sample = t;

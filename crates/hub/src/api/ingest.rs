@@ -1,14 +1,15 @@
 //! `POST /api/v1/reports` and `POST /api/v1/job-runs`: what agents send. See docs/wire.md,
 //! "Transport", for the contract every status code here follows.
 
+use super::zstd_body::SentFrame;
 use super::{ApiError, auth};
 use crate::hub::{Hub, now_ms};
 use crate::store::{HostStatus, IncomingReport, IngestOutcome, Store};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use hostwatch_proto::{Envelope, JobRun, Report};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -109,13 +110,15 @@ const BUSY_RETRY_SECONDS: u64 = 5;
 pub async fn reports<S: Store>(
     State(hub): State<Arc<Hub<S>>>,
     headers: HeaderMap,
+    sent: Option<Extension<SentFrame>>,
     body: Bytes,
 ) -> Response {
     let Ok(_slot) = hub.ingest_slots.try_acquire() else {
         return busy(&hub);
     };
+    let sent = sent.map(|Extension(SentFrame(frame))| frame);
     match admit(&hub, &headers).await {
-        Ok(host) => answer(store_reports(&hub, &host, &body).await),
+        Ok(host) => answer(store_reports(&hub, &host, &body, sent.as_deref()).await),
         Err(refused) => refused,
     }
 }
@@ -162,9 +165,13 @@ async fn store_reports<S: Store>(
     hub: &Hub<S>,
     host: &crate::store::Host,
     body: &[u8],
+    sent: Option<&[u8]>,
 ) -> Result<Envelope, ApiError> {
     let docs = split_documents(body)?;
     too_many(hub, docs.len())?;
+    // One document that is the whole body, as the agent sends it: its zstd frame, as sent, is
+    // what the report log stores (it decodes to exactly the document's text).
+    let sent = sent.filter(|_| docs.len() == 1 && docs[0].get().len() == body.len());
     let mut incoming = Vec::with_capacity(docs.len());
     let mut audit = Vec::new();
     for (i, raw) in docs.into_iter().enumerate() {
@@ -174,7 +181,10 @@ async fn store_reports<S: Store>(
             return Err(wrong_host(i, &report.host_id, &host.name));
         }
         audit.extend(crate::audit::take_from(&mut report));
-        let body = crate::store::compress(raw.get().as_bytes());
+        let body = match sent {
+            Some(frame) => frame.to_vec(),
+            None => crate::store::compress(raw.get().as_bytes()),
+        };
         incoming.push(IncomingReport { report, body });
     }
     let interval = hub.config.interval.for_host(host.interval_seconds);

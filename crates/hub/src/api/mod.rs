@@ -9,6 +9,7 @@ mod ingest;
 mod insight;
 mod notify;
 pub mod query;
+mod zstd_body;
 
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -27,7 +28,12 @@ pub fn router<S: Store>(hub: Arc<Hub<S>>) -> axum::Router {
         .route("/api/v1/command-results", post(commands::result::<S>))
         // The limit applies to the decompressed body, so a small zstd bomb cannot get past it.
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(tower_http::decompression::RequestDecompressionLayer::new());
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        // Outside the layer above: zstd is decoded here first, keeping the sender's frame.
+        .layer(axum::middleware::from_fn_with_state(
+            max_body,
+            zstd_body::decode,
+        ));
     axum::Router::new()
         .route(
             "/api/v1/hosts",

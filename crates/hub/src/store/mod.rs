@@ -264,7 +264,8 @@ pub struct AlertSnapshot {
     pub acks: Vec<crate::alert::Ack>,
 }
 
-/// One evaluation's changes to the alert state, written in one transaction.
+/// One evaluation's changes to the alert state, written in order; SQLite writes a large one in
+/// bounded slices (one transaction each) so reports are not held up behind it.
 #[derive(Debug, Clone, Default)]
 pub struct AlertSave {
     pub upserts: Vec<StoredAlert>,

@@ -393,6 +393,113 @@ fn insert_event(
     Ok(())
 }
 
+/// Rows one write of an alert save changes at most: a few milliseconds of the writer.
+const ALERT_ROWS_PER_WRITE: usize = 512;
+
+/// Cuts `save` into saves of at most `max_rows` changed rows each, keeping the order (upserts,
+/// then removals, acks, silences, events), which matters only for an instance saved and then
+/// forgotten in the same pass: written in that order, it ends up removed as before. Each row's
+/// change stands on its own, so the slices may commit apart: a crash between them keeps the
+/// slices before it (a failed save kept none), and the next pass judges from there.
+fn alert_slices(save: AlertSave, max_rows: usize) -> Vec<AlertSave> {
+    struct Slicer {
+        done: Vec<AlertSave>,
+        open: AlertSave,
+        rows: usize,
+        max: usize,
+    }
+    impl Slicer {
+        /// The save the next row goes into.
+        fn next(&mut self) -> &mut AlertSave {
+            if self.rows == self.max {
+                self.done.push(std::mem::take(&mut self.open));
+                self.rows = 0;
+            }
+            self.rows += 1;
+            &mut self.open
+        }
+    }
+    let mut s = Slicer {
+        done: Vec::new(),
+        open: AlertSave::default(),
+        rows: 0,
+        max: max_rows.max(1),
+    };
+    for row in save.upserts {
+        s.next().upserts.push(row);
+    }
+    for row in save.removed {
+        s.next().removed.push(row);
+    }
+    for row in save.removed_acks {
+        s.next().removed_acks.push(row);
+    }
+    for row in save.expired_silences {
+        s.next().expired_silences.push(row);
+    }
+    for row in save.events {
+        s.next().events.push(row);
+    }
+    if !s.open.is_empty() {
+        s.done.push(s.open);
+    }
+    s.done
+}
+
+fn save_alert_slice(c: &Connection, save: &AlertSave) -> Result<(), StoreError> {
+    let mut up = c
+        .prepare_cached(
+            "INSERT INTO alert_instances (fingerprint, host_id, rule, state, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (fingerprint) DO UPDATE SET host_id = excluded.host_id,
+               rule = excluded.rule, state = excluded.state, body = excluded.body",
+        )
+        .map_err(db)?;
+    for a in &save.upserts {
+        // A host removed meanwhile: its alerts go with it.
+        let exists = match a.host_id {
+            None => true,
+            Some(h) => c
+                .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
+                .and_then(|mut s| s.exists([h]))
+                .map_err(db)?,
+        };
+        if exists {
+            up.execute(params![a.fingerprint, a.host_id, a.rule, a.state, a.body])
+                .map_err(db)?;
+        }
+    }
+    for fp in &save.removed {
+        c.prepare_cached("DELETE FROM alert_instances WHERE fingerprint = ?1")
+            .and_then(|mut s| s.execute([fp]))
+            .map_err(db)?;
+    }
+    for fp in save.removed.iter().chain(&save.removed_acks) {
+        c.prepare_cached("DELETE FROM alert_acks WHERE fingerprint = ?1")
+            .and_then(|mut s| s.execute([fp]))
+            .map_err(db)?;
+    }
+    for id in &save.expired_silences {
+        c.prepare_cached("DELETE FROM alert_silences WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(db)?;
+    }
+    for e in &save.events {
+        let host = match e.host {
+            Some(h) => c
+                .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
+                .and_then(|mut s| s.exists([h]))
+                .map_err(db)?
+                .then_some(h),
+            None => None,
+        };
+        if e.host.is_none() || host.is_some() {
+            insert_event(c, host, e.at, &e.kind, &e.message)?;
+        }
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     async fn alert_state(&self) -> Result<AlertSnapshot, StoreError> {
         self.read(|c| {
@@ -471,60 +578,13 @@ impl Store for SqliteStore {
     }
 
     async fn save_alerts(&self, save: AlertSave) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let mut up = c
-                .prepare_cached(
-                    "INSERT INTO alert_instances (fingerprint, host_id, rule, state, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (fingerprint) DO UPDATE SET host_id = excluded.host_id,
-                       rule = excluded.rule, state = excluded.state, body = excluded.body",
-                )
-                .map_err(db)?;
-            for a in &save.upserts {
-                // A host removed meanwhile: its alerts go with it.
-                let exists = match a.host_id {
-                    None => true,
-                    Some(h) => c
-                        .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
-                        .and_then(|mut s| s.exists([h]))
-                        .map_err(db)?,
-                };
-                if exists {
-                    up.execute(params![a.fingerprint, a.host_id, a.rule, a.state, a.body])
-                        .map_err(db)?;
-                }
-            }
-            for fp in &save.removed {
-                c.prepare_cached("DELETE FROM alert_instances WHERE fingerprint = ?1")
-                    .and_then(|mut s| s.execute([fp]))
-                    .map_err(db)?;
-            }
-            for fp in save.removed.iter().chain(&save.removed_acks) {
-                c.prepare_cached("DELETE FROM alert_acks WHERE fingerprint = ?1")
-                    .and_then(|mut s| s.execute([fp]))
-                    .map_err(db)?;
-            }
-            for id in &save.expired_silences {
-                c.prepare_cached("DELETE FROM alert_silences WHERE id = ?1")
-                    .and_then(|mut s| s.execute([id]))
-                    .map_err(db)?;
-            }
-            for e in &save.events {
-                let host = match e.host {
-                    Some(h) => c
-                        .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
-                        .and_then(|mut s| s.exists([h]))
-                        .map_err(db)?
-                        .then_some(h),
-                    None => None,
-                };
-                if e.host.is_none() || host.is_some() {
-                    insert_event(c, host, e.at, &e.kind, &e.message)?;
-                }
-            }
-            Ok(())
-        })
-        .await
+        // Slice by slice, each in the next group commit with the reports waiting: one large
+        // save (30,000 instances after 10,000 hosts' first reports) held the writer, and every
+        // report queued behind it, for most of a second.
+        for slice in alert_slices(save, ALERT_ROWS_PER_WRITE) {
+            self.write(move |c| save_alert_slice(c, &slice)).await?;
+        }
+        Ok(())
     }
 
     async fn create_silence(
@@ -1428,5 +1488,61 @@ impl SqliteStore {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewEvent;
+
+    fn upsert(n: usize) -> StoredAlert {
+        StoredAlert {
+            fingerprint: format!("fp{n}"),
+            host_id: None,
+            rule: "r".into(),
+            state: "pending".into(),
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn an_alert_save_is_cut_into_bounded_slices_keeping_every_row_in_order() {
+        let save = AlertSave {
+            upserts: (0..5).map(upsert).collect(),
+            removed: vec!["fp0".into(), "gone".into()],
+            removed_acks: vec!["acked".into()],
+            expired_silences: vec![7],
+            events: vec![NewEvent {
+                host: None,
+                at: 1,
+                kind: "alert_firing".into(),
+                message: "m".into(),
+            }],
+        };
+        let slices = alert_slices(save.clone(), 3);
+        let rows: Vec<usize> = slices
+            .iter()
+            .map(|s| {
+                s.upserts.len()
+                    + s.removed.len()
+                    + s.removed_acks.len()
+                    + s.expired_silences.len()
+                    + s.events.len()
+            })
+            .collect();
+        assert_eq!(rows, vec![3, 3, 3, 1]);
+        // Upserts first, then the removal of the instance also upserted (fp0): applied in
+        // this order, fp0 ends up removed, as in one transaction.
+        assert_eq!(slices[0].upserts, save.upserts[..3]);
+        assert_eq!(slices[1].upserts, save.upserts[3..]);
+        assert_eq!(slices[1].removed, vec!["fp0".to_string()]);
+        assert_eq!(slices[2].removed, vec!["gone".to_string()]);
+        assert_eq!(slices[2].removed_acks, vec!["acked".to_string()]);
+        assert_eq!(slices[2].expired_silences, vec![7]);
+        assert_eq!(slices[3].events, save.events);
+        // Nothing to save: nothing to write; a bound of 0 still makes progress.
+        assert!(alert_slices(AlertSave::default(), 3).is_empty());
+        assert_eq!(alert_slices(save, 0).len(), 10);
     }
 }

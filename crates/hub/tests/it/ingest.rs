@@ -555,3 +555,48 @@ async fn hosts_carry_tags_set_at_enrolment_and_replaced_by_admins() {
     assert_eq!(missing.status, 404);
     hub.stop().await;
 }
+
+/// An agent's report comes as one zstd frame of one document: the report log keeps that frame
+/// as sent (not compressed a second time), and it reads back as the same report. A damaged
+/// frame is refused with 400 and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zstd_report_is_stored_as_sent_and_reads_back_whole() {
+    use hostwatch_hub::store::Store;
+    let hub = TestHub::start(HubConfig::default()).await;
+    let token = hub.enrol("web-1").await;
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "zstd"),
+    ];
+    let sent = report("web-1", "i", 1);
+    let frame = zstd::bulk::compress(&json(&sent), 3).unwrap();
+    let damaged = &frame[..frame.len() / 2];
+    let resp = hub
+        .request("POST", "/api/v1/reports", &headers, damaged)
+        .await;
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(resp.text().contains("zstd"), "{}", resp.text());
+    assert_eq!(hub.stored_reports("web-1").await, 0);
+
+    let resp = hub
+        .request("POST", "/api/v1/reports", &headers, &frame)
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["accepted"], 1);
+    let host = hub.hub.store.host("web-1").await.unwrap().unwrap();
+    let stored = hub
+        .hub
+        .store
+        .reports_between(host.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![sent]);
+    let db = rusqlite::Connection::open(hub.hub.store.path()).unwrap();
+    let blob: Vec<u8> = db
+        .query_row("SELECT body FROM reports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(blob, frame);
+    hub.stop().await;
+}

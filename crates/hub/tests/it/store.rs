@@ -406,3 +406,63 @@ async fn a_stopping_hub_does_not_wait_for_a_request_that_never_finishes() {
     assert_eq!(hub.hub.store.latest(id).await.unwrap().unwrap().seq, 1);
     hub.stop().await;
 }
+
+/// A save larger than one write's bound (the first pass after thousands of hosts' first
+/// reports) is written in slices; every row lands, and a removal that follows an upsert of the
+/// same instance in the same save still wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_save_larger_than_one_write_lands_whole() {
+    use hostwatch_hub::store::{AlertSave, EventQuery, NewEvent, StoredAlert};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let alert = |n: usize| StoredAlert {
+        fingerprint: format!("fp{n:05}"),
+        host_id: None,
+        rule: "fs_used".into(),
+        state: "pending".into(),
+        body: format!("{{\"n\":{n}}}"),
+    };
+    let save = AlertSave {
+        upserts: (0..1_500).map(alert).collect(),
+        // Saved and forgotten in the same pass.
+        removed: vec!["fp01499".into()],
+        events: (0..1_200)
+            .map(|n| NewEvent {
+                host: None,
+                at: 1_000 + n,
+                kind: "alert_firing".into(),
+                message: format!("event {n}"),
+            })
+            .collect(),
+        ..AlertSave::default()
+    };
+    store.save_alerts(save).await.unwrap();
+    let mut saved: Vec<_> = store
+        .alert_state()
+        .await
+        .unwrap()
+        .instances
+        .into_iter()
+        .map(|a| (a.fingerprint, a.body))
+        .collect();
+    saved.sort();
+    let want: Vec<_> = (0..1_499)
+        .map(alert)
+        .map(|a| (a.fingerprint, a.body))
+        .collect();
+    assert_eq!(saved, want);
+    let events = store
+        .events(EventQuery {
+            host: None,
+            since: Some(1_000),
+            until: Some(3_000),
+            limit: 10_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1_200);
+    let mut messages: Vec<_> = events.iter().map(|e| e.message.clone()).collect();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), 1_200);
+}
