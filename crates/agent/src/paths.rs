@@ -3,7 +3,7 @@
 
 use crate::collect::CollectError;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The roots every collector reads through.
@@ -54,14 +54,13 @@ impl HostPaths {
 
 /// Reads a whole file into `buf`, reusing its allocation; the error names the file.
 ///
-/// Through `take`: `read_to_string` on a bare `File` first asks for the file's size (a
+/// Through [`read_text`]: `read_to_string` on a bare `File` first asks for the file's size (a
 /// `statx` and an `lseek`), which /proc and /sys files do not know (they say 0 or 4096), so
 /// that would be two wasted system calls on every read — a third of the calls per file.
 pub fn read_into(path: &Path, buf: &mut String) -> Result<(), CollectError> {
     buf.clear();
     File::open(path)
-        .and_then(|f| f.take(u64::MAX).read_to_string(buf))
-        .map(|_| ())
+        .and_then(|f| read_text(&f, buf, Rendering::Records))
         .map_err(|source| CollectError::io(path, source))
 }
 
