@@ -48,9 +48,8 @@ pub struct ThermalCollector {
     paths: HostPaths,
     layout: Option<Layout>,
     discovery: Every,
+    /// Also made due at once when a sensor's file disappeared, so the next read lists them.
     listing: Every,
-    /// A sensor's file disappeared on the last read: list the directories on the next one.
-    vanished: bool,
     /// Reused for every file read.
     text: String,
     /// The `hwmon*` and `thermal_zone*` entries seen this read, compared with the layout's.
@@ -90,7 +89,6 @@ impl ThermalCollector {
             layout: None,
             discovery: Every::new(REDISCOVER_EVERY),
             listing: Every::new(LIST_EVERY),
-            vanished: false,
             text: String::new(),
             hwmon_entries: Vec::new(),
             zone_entries: Vec::new(),
@@ -99,7 +97,7 @@ impl ThermalCollector {
 
     /// One read at `now`; `collect` passes the current instant, tests a chosen one.
     fn read_at(&mut self, now: Instant) -> Result<Option<Thermal>, CollectError> {
-        if self.layout.is_none() || self.vanished || self.listing.is_due(now) {
+        if self.layout.is_none() || self.listing.is_due(now) {
             self.rediscover_if_changed(now)?;
         }
         let Some(layout) = &mut self.layout else {
@@ -112,7 +110,7 @@ impl ThermalCollector {
             // A sensor that cannot be read right now (EIO, ENODATA from a sleeping device) is
             // left out of this read; the others still count.
             let Some(celsius) =
-                read_millidegrees(&mut source.input, &mut self.text, &mut self.vanished)?
+                read_millidegrees(&mut source.input, &mut self.text, &mut self.listing)?
             else {
                 continue;
             };
@@ -126,7 +124,7 @@ impl ThermalCollector {
         let mut cpu_zone_max: Option<f64> = None;
         for source in &mut layout.zones {
             let Some(celsius) =
-                read_millidegrees(&mut source.temp, &mut self.text, &mut self.vanished)?
+                read_millidegrees(&mut source.temp, &mut self.text, &mut self.listing)?
             else {
                 continue;
             };
@@ -150,7 +148,6 @@ impl ThermalCollector {
     /// or the last discovery is [`REDISCOVER_EVERY`] old.
     fn rediscover_if_changed(&mut self, now: Instant) -> Result<(), CollectError> {
         self.listing.done(now);
-        self.vanished = false;
         list_entries(
             &self.paths.sys("class/hwmon"),
             "hwmon",
@@ -379,18 +376,18 @@ fn is_cpu_zone(kind: &str) -> bool {
     kind == "x86_pkg_temp" || kind.contains("cpu") || kind.starts_with("soc")
 }
 
-/// Reads a sensor's millidegree file as °C. `Ok(None)` when the file is absent (then `vanished`
-/// is set) or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is
+/// Reads a sensor's millidegree file as °C. `Ok(None)` when the file is absent (then a
+/// `listing` is due) or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is
 /// not a number is an error naming the file.
 fn read_millidegrees(
     file: &mut PseudoFile,
     text: &mut String,
-    vanished: &mut bool,
+    listing: &mut Every,
 ) -> Result<Option<f64>, CollectError> {
     match file.read_optional(text) {
         Ok(true) => parse_millidegrees(file.path(), text).map(Some),
         Ok(false) => {
-            *vanished = true;
+            listing.now_due();
             Ok(None)
         }
         Err(_) => Ok(None),
