@@ -432,7 +432,13 @@ mod tests {
                       Cached: 3 kB\nSwapCached: 5 kB\nActive: 9 kB\nSwapTotal: 16 kB\nSwapFree: 6 kB\n";
         let info = parse_meminfo(path, &format!("{needed}Dirty: lots\nno colon\n")).unwrap();
         assert_eq!(
-            (info.total, info.free, info.available, info.buffers, info.cached),
+            (
+                info.total,
+                info.free,
+                info.available,
+                info.buffers,
+                info.cached
+            ),
             (8 * KIB, 2 * KIB, Some(4 * KIB), KIB, 3 * KIB)
         );
         assert_eq!(
