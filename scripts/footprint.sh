@@ -9,7 +9,9 @@
 #   2. Side by side, each waking every PERIOD seconds (1) at its own phase (so no two ever work
 #      at the same moment), for WARMUP cycles and then RUNS windows of CYCLES cycles:
 #        fast     hostwatch agent, processes off, filesystems moved to the fast tier (the data
-#                 node_exporter has: it stats every filesystem on every scrape)
+#                 node_exporter has: it stats every filesystem on every scrape); three
+#                 instances (fast, fast_2, fast_3), pooled: one process's cycle costs up to a
+#                 sixth more or less than another's of the same binary, for as long as it runs
 #        default  hostwatch agent, processes off, every collector on its default tier
 #        procs    as `fast` with processes on: their extra cost, apart
 #        empty    hostwatch agent with every collector off: the loop, report and sink alone
@@ -228,7 +230,7 @@ for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=fa
 BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST="$PERIOD" HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
 FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")
 
-LABELS=(fast default procs empty idle bare cycle ne_1hz)
+LABELS=(fast default procs fast_2 empty idle fast_3 bare cycle ne_1hz)
 declare -A PID T0 URL LAST
 GAP=$(awk -v n="${#LABELS[@]}" -v p="$PERIOD" 'BEGIN { printf "%.3f", p / (n + 1) }')
 
@@ -260,7 +262,7 @@ t=$(now)
 for label in "${LABELS[@]}"; do
     sleep_until "$t"
     case $label in
-        fast) launch_agent fast "${FAST[@]}" ;;
+        fast | fast_2 | fast_3) launch_agent "$label" "${FAST[@]}" ;;
         default) launch_agent default HOSTWATCH_PROCESSES_ENABLED=false ;;
         procs) launch_agent procs HOSTWATCH_FILESYSTEMS_TIER=fast "${NO_INTEGRATIONS[@]}" ;;
         empty) launch_agent empty "${ALL_OFF[@]}" ;;
@@ -316,12 +318,16 @@ for label in fast default procs; do
 done
 for pid in "${CHILDREN[@]}"; do kill "$pid" 2>/dev/null || true; done
 
+# The three instances of `fast` pooled: the figure is their median over every window.
+for kind in cpu rss; do cat "$WORK"/fast{,_2,_3}.$kind >"$WORK/fast_all.$kind"; done
+
 # ---------------------------------------------------------------------------------------------
 # 3. Criterion
 
+# A benchmark's median from this run; with SKIP_BENCH=1 none (criterion's files are an earlier run's).
 estimate() {
     local file="$TARGET_DIR/criterion/$1/new/estimates.json"
-    [ -f "$file" ] || { echo nan; return; }
+    [ "${SKIP_BENCH:-0}" != 1 ] && [ -f "$file" ] || { echo nan; return; }
     sed -E 's/.*"median":\{"confidence_interval":\{[^}]*\},"point_estimate":([0-9.eE+-]+).*/\1/' "$file"
 }
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
@@ -337,7 +343,7 @@ row() { # row TITLE LABEL
     printf '%-62s %9s %8s   [%s]\n' "$1" "$(us "$(m "$2" cpu)")" "$(mib "$(m "$2" rss)")" "$(list "$WORK/$2.cpu")"
 }
 NE=$(m ne cpu) NE_1HZ=$(m ne_1hz cpu) NE_LEAN=$(m ne_lean cpu)
-FAST_CPU=$(m fast cpu) DEFAULT_CPU=$(m default cpu) PROCS_CPU=$(m procs cpu) EMPTY_CPU=$(m empty cpu)
+FAST_CPU=$(m fast_all cpu) DEFAULT_CPU=$(m default cpu) PROCS_CPU=$(m procs cpu) EMPTY_CPU=$(m empty cpu)
 IDLE_CPU=$(m idle cpu) BARE_CPU=$(m bare cpu) CYCLE_CPU=$(m cycle cpu)
 B_LIVE=$(estimate fast_cycle/live) B_BARE=$(estimate bare_read/fast_files)
 B_PROCS=$(estimate processes/live) B_BARE_PROCS=$(estimate bare_read/proc_pid_stat)
@@ -352,7 +358,8 @@ row "node_exporter, per scrape, back to back (as briefed)" ne
 row "node_exporter, per scrape, back to back, gzip" ne_gzip
 row "node_exporter, per scrape, back to back, no exporter metrics" ne_lean
 row "node_exporter, per scrape, scraped every $PERIOD s" ne_1hz
-row "agent: fast cycle (processes off, filesystems on fast)" fast
+row "agent: fast cycle (processes off, filesystems on fast)" fast_all
+printf '%-62s %9s\n' "  each instance's median" "$(for l in fast fast_2 fast_3; do us "$(m "$l" cpu)"; echo; done | paste -sd' ')"
 row "agent: default tiers (processes off, filesystems medium)" default
 row "agent: fast cycle with processes" procs
 row "agent: every collector off" empty
@@ -384,5 +391,5 @@ target "agent fast cycle / node_exporter scrape, no exporter metrics" "$(ratio "
 target "agent fast cycle / node_exporter scrape, both every $PERIOD s" "$(ratio "$FAST_CPU" "$NE_1HZ")" 0.1
 target "agent fast cycle / bare read, both every $PERIOD s" "$(ratio "$FAST_CPU" "$BARE_CPU")" 3
 target "agent fast cycle / bare read, both in a hot loop (criterion)" "$(ratio "$B_LIVE" "$B_BARE")" 3
-target "agent steady RSS / node_exporter steady RSS" "$(ratio "$(m fast rss)" "$(m ne rss)")" 0.333
+target "agent steady RSS / node_exporter steady RSS" "$(ratio "$(m fast_all rss)" "$(m ne rss)")" 0.333
 printf '%-70s %7s\n' "processes collector / reading every /proc/PID/stat (criterion)" "$(ratio "$B_PROCS" "$B_BARE_PROCS")"
