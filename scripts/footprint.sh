@@ -35,6 +35,7 @@
 #
 # Knobs (environment): SCRAPES (300), RUNS (3), CYCLES (30), WARMUP (5),
 # NODE_EXPORTER (/usr/bin/prometheus-node-exporter), SKIP_BENCH=1 leaves out criterion,
+# HOSTWATCH (a binary to measure instead of the agent-only release build),
 # PERIOD (1): seconds between two ticks in step 2 — the agents' fast tier, the probes' ticks and
 # node_exporter's scrapes alike. PERIOD=10 measures both as deployed (the agent's default fast
 # tier; a usual Prometheus scrape interval), where every cycle starts from cold caches.
@@ -151,11 +152,15 @@ list() { awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }' "$1"; }
 # Build
 
 echo "== building"
-# The agent-only build (no hub, store or server): what a host that only reports installs.
-cargo build --release --locked -p hostwatch --no-default-features 2>&1 | tail -1
+# The agent-only build (no hub, store or server): what a host that only reports installs;
+# HOSTWATCH=path measures that binary instead (scripts/build-pgo.sh's, say).
+if [ -z "${HOSTWATCH:-}" ]; then
+    cargo build --release --locked -p hostwatch --no-default-features 2>&1 | tail -1
+    HOSTWATCH="$TARGET_DIR/release/hostwatch"
+fi
+echo "measuring $HOSTWATCH"
 # The probe shares the benchmark's profile, so the benchmark's dependencies serve both.
 cargo build --profile bench --locked -p hostwatch-agent --example footprint_probe --bench cycle 2>&1 | tail -1
-HOSTWATCH="$TARGET_DIR/release/hostwatch"
 PROBE="$TARGET_DIR/release/examples/footprint_probe"
 
 # ---------------------------------------------------------------------------------------------
