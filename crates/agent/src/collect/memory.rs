@@ -39,7 +39,8 @@ const ALL_MEMINFO_KEYS: u8 = 0xff;
 
 /// Parses the keys the section needs. The kernel prints them all within the first twenty lines
 /// of about fifty, so parsing stops once each was seen: the rest of the file was half the
-/// agent's instructions per tick. A line that is read must be `Key: value [kB]`.
+/// agent's instructions per tick. Every line read must have its colon, and a needed key's line
+/// must be `Key: value [kB]`; the values of other keys are not looked at.
 fn parse_meminfo(path: &Path, text: &str) -> Result<Meminfo, CollectError> {
     let mut info = Meminfo::default();
     let mut seen = 0u8;
@@ -429,7 +430,8 @@ mod tests {
     fn meminfo_is_read_only_as_far_as_the_keys_it_needs() {
         let path = Path::new("/proc/meminfo");
         let needed = "MemTotal: 8 kB\nMemFree: 2 kB\nMemAvailable: 4 kB\nBuffers: 1 kB\n\
-                      Cached: 3 kB\nSwapCached: 5 kB\nActive: 9 kB\nSwapTotal: 16 kB\nSwapFree: 6 kB\n";
+                      Cached: 3 kB\nSwapCached: 5 kB\nActive: lots\nSwapTotal: 16 kB\nSwapFree: 6 kB\n";
+        // A key the section does not take is not looked at, before the last needed key or after.
         let info = parse_meminfo(path, &format!("{needed}Dirty: lots\nno colon\n")).unwrap();
         assert_eq!(
             (
