@@ -15,6 +15,7 @@
 # script runs when rustup is there). Knob: TRAIN_SECONDS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 PGO=$TARGET_DIR/pgo
 TRAIN_SECONDS=${TRAIN_SECONDS:-60}
@@ -46,7 +47,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 hub_port=$(free_port)
 metrics_port=$(free_port)
 : >"$work/empty.toml"

@@ -11,6 +11,7 @@
 # measure instead of building the agent-only release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 command -v valgrind >/dev/null || { echo "cycle-lines: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -24,7 +25,7 @@ COUNT=$TARGET_DIR/release/examples/cycle_lines
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 : >"$WORK/empty.toml"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 off=()
 for c in processes zfs smart proxmox systemd containers gpu ollama; do off+=("HOSTWATCH_${c^^}_ENABLED=false"); done
 

@@ -41,6 +41,7 @@
 # tier; a usual Prometheus scrape interval), where every cycle starts from cold caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 SCRAPES=${SCRAPES:-300}
 RUNS=${RUNS:-3}
@@ -114,21 +115,6 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END {
         if (NR == 0) { print "nan"; exit }
         if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# A loopback port nobody listens on.
-# Listening ports come from below the kernel's ephemeral range (ip_local_port_range), so an
-# outgoing connection of some other program can never be holding the one picked.
-free_port() {
-    local port low
-    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    while :; do
-        port=$((20000 + RANDOM % (low - 20000)))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
 }
 
 # Waits until URL $1 answers, or its process $2 has died.

@@ -36,16 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# A free loopback port: one nothing answers on.
-port=""
-for _ in $(seq 50); do
-    candidate=$(( 20000 + RANDOM % 20000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-        port=$candidate
-        break
-    fi
-done
-[[ -n $port ]] || { echo "no free port found" >&2; exit 1; }
+. "$root/scripts/lib.sh"
+port=$(free_port)
 
 export HOSTWATCH_SERVER_DATA_DIR="$data"
 export HOSTWATCH_SERVER_LISTEN="127.0.0.1:$port"

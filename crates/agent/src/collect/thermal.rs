@@ -377,8 +377,8 @@ fn is_cpu_zone(kind: &str) -> bool {
 }
 
 /// Reads a sensor's millidegree file as °C. `Ok(None)` when the file is absent (then a
-/// `listing` is due) or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN); text that is
-/// not a number is an error naming the file.
+/// `listing` is due) or the driver cannot read the sensor right now (EIO, ENODATA, EAGAIN);
+/// text that is not a number is an error naming the file.
 fn read_millidegrees(
     file: &mut PseudoFile,
     text: &mut String,
