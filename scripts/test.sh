@@ -5,7 +5,6 @@
 #   mosquitto (package `mosquitto`) is the MQTT broker the MQTT sink and Home Assistant tests talk to.
 #   monitoring-plugins: the real Nagios plugins the checks are tested against.
 #   python3-aiosmtpd is the SMTP server the hub's email notification tests send to.
-#   promtool (package `prometheus`) judges the /metrics exposition format;
 #   chromium + chromium-driver run the dashboard's browser tests (crates/cli/tests/it/browser.rs).
 # Then: formatting, lints, and the whole test suite.
 set -euo pipefail

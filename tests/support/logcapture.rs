@@ -1,4 +1,4 @@
-//! Every tracing event of this test binary, at every level, captured as text — so a test can
+//! Every tracing event of a test binary, at every level, captured as text — so a test can
 //! prove that a secret never reaches a log line. Installed once, globally, so events from the
 //! sender task and from blocking threads are captured too.
 
