@@ -19,7 +19,12 @@
 #        bare     footprint_probe bare: wakes and reads the files `fast` reads (the floor)
 #        cycle    footprint_probe cycle: wakes and runs `fast`'s cycle on its one thread
 #        ne_1hz   node_exporter scraped once a tick over one kept-alive connection, as
-#                 Prometheus does, while the agent collects once a tick
+#                 Prometheus does, while the agent collects once a tick; three instances
+#                 (ne_1hz, _2, _3), pooled like `fast`, for the same reason
+#        ne_psi_1hz  the same with its pressure collector added (three, pooled): the agent's
+#                 `memory` section carries PSI, so these read exactly the files `fast` reads
+#        cmp, cmp_2, cmp_3  with COMPARE=path: `fast` agents of another binary, pooled (a PGO
+#                 build against the plain one, say, in the same run)
 #      CPU per cycle from each window, steady RSS at the end of each window.
 #   3. The criterion benchmark (crates/agent/benches/cycle.rs): the same cycle and bare read
 #      in a hot loop.
@@ -35,7 +40,8 @@
 #
 # Knobs (environment): SCRAPES (300), RUNS (3), CYCLES (30), WARMUP (5),
 # NODE_EXPORTER (/usr/bin/prometheus-node-exporter), SKIP_BENCH=1 leaves out criterion,
-# HOSTWATCH (a binary to measure instead of the agent-only release build),
+# HOSTWATCH (a binary to measure instead of the agent-only release build), COMPARE (a second
+# binary measured beside it, as `cmp`),
 # PERIOD (1): seconds between two ticks in step 2 — the agents' fast tier, the probes' ticks and
 # node_exporter's scrapes alike. PERIOD=10 measures both as deployed (the agent's default fast
 # tier; a usual Prometheus scrape interval), where every cycle starts from cold caches.
@@ -144,7 +150,8 @@ if [ -z "${HOSTWATCH:-}" ]; then
     cargo build --release --locked -p hostwatch --no-default-features 2>&1 | tail -1
     HOSTWATCH="$TARGET_DIR/release/hostwatch"
 fi
-echo "measuring $HOSTWATCH"
+echo "measuring $HOSTWATCH${COMPARE:+, and $COMPARE beside it}"
+[ -z "${COMPARE:-}" ] || [ -x "$COMPARE" ] || { echo "footprint: COMPARE=$COMPARE is not an executable" >&2; exit 1; }
 # The probe shares the benchmark's profile, so the benchmark's dependencies serve both.
 cargo build --profile bench --locked -p hostwatch-agent --example footprint_probe --bench cycle 2>&1 | tail -1
 PROBE="$TARGET_DIR/release/examples/footprint_probe"
@@ -221,7 +228,14 @@ for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=fa
 BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST="$PERIOD" HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
 FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")
 
-LABELS=(fast default procs fast_2 empty idle fast_3 bare cycle ne_1hz)
+NE_LABELS=(ne_1hz ne_1hz_2 ne_1hz_3 ne_psi_1hz ne_psi_1hz_2 ne_psi_1hz_3)
+# In the order of their phases within a tick, each kind spread over it.
+LABELS=(fast ne_1hz default ne_psi_1hz procs fast_2 ne_1hz_2 empty idle ne_psi_1hz_2
+    fast_3 ne_1hz_3 bare cycle ne_psi_1hz_3)
+if [ -n "${COMPARE:-}" ]; then
+    LABELS=(fast cmp ne_1hz default ne_psi_1hz procs fast_2 cmp_2 ne_1hz_2 empty idle
+        ne_psi_1hz_2 fast_3 cmp_3 ne_1hz_3 bare cycle ne_psi_1hz_3)
+fi
 declare -A PID T0 URL LAST
 GAP=$(awk -v n="${#LABELS[@]}" -v p="$PERIOD" 'BEGIN { printf "%.3f", p / (n + 1) }')
 
@@ -235,34 +249,31 @@ launch() {
     CHILDREN+=("$!")
 }
 
+# launch_agent LABEL BINARY ENV...
 launch_agent() {
-    local label=$1 port
-    shift
+    local label=$1 binary=$2 port
+    shift 2
     port=$(free_port)
     URL[$label]="http://127.0.0.1:$port/metrics"
-    launch "$label" "${BASE[@]}" HOSTWATCH_PROMETHEUS_LISTEN="127.0.0.1:$port" "$@" "$HOSTWATCH" agent
+    launch "$label" "${BASE[@]}" HOSTWATCH_PROMETHEUS_LISTEN="127.0.0.1:$port" "$@" "$binary" agent
 }
 
-# node_exporter, scraped on the whole seconds after T0 by a background loop.
-start_node_exporter ne_1hz
-PID[ne_1hz]=$NE_PID
-curl -s "$NE_URL?warmup=[1-30]" >/dev/null
+# node_exporters, each scraped on the whole ticks after its T0 by a background loop.
+declare -A NE_URLS
+for label in "${NE_LABELS[@]}"; do
+    flags=()
+    [[ $label == ne_psi_* ]] && flags=(--collector.pressure)
+    start_node_exporter "$label" "${flags[@]}"
+    PID[$label]=$NE_PID
+    NE_URLS[$label]=$NE_URL
+    curl -s "$NE_URL?warmup=[1-30]" >/dev/null
+done
 
-echo "== every $PERIOD s, side by side: $WARMUP warm-up cycles, then $RUNS windows of $CYCLES cycles"
-t=$(now)
-for label in "${LABELS[@]}"; do
-    sleep_until "$t"
-    case $label in
-        fast | fast_2 | fast_3) launch_agent "$label" "${FAST[@]}" ;;
-        default) launch_agent default HOSTWATCH_PROCESSES_ENABLED=false ;;
-        procs) launch_agent procs HOSTWATCH_FILESYSTEMS_TIER=fast "${NO_INTEGRATIONS[@]}" ;;
-        empty) launch_agent empty "${ALL_OFF[@]}" ;;
-        idle | bare | cycle) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" "$label" ;;
-        ne_1hz)
-            # As Prometheus scrapes: over one kept-alive connection (a fresh one per scrape
-            # would add node_exporter's accept and connection set-up to every scrape).
-            T0[ne_1hz]=$(now)
-            python3 - "$NE_URL" "${T0[ne_1hz]}" "$PERIOD" <<'PY' &
+# scrape_every_tick LABEL: from now on, as Prometheus scrapes: over one kept-alive connection
+# (a fresh one per scrape would add node_exporter's accept and connection set-up to every scrape).
+scrape_every_tick() {
+    T0[$1]=$(now)
+    python3 - "${NE_URLS[$1]}" "${T0[$1]}" "$PERIOD" <<'PY' &
 import http.client, sys, time, urllib.parse
 
 url, start, period = urllib.parse.urlsplit(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
@@ -276,8 +287,21 @@ for k in range(10**9):
     except (OSError, http.client.HTTPException):
         connection = None
 PY
-            CHILDREN+=("$!")
-            ;;
+    CHILDREN+=("$!")
+}
+
+echo "== every $PERIOD s, side by side: $WARMUP warm-up cycles, then $RUNS windows of $CYCLES cycles"
+t=$(now)
+for label in "${LABELS[@]}"; do
+    sleep_until "$t"
+    case $label in
+        fast | fast_2 | fast_3) launch_agent "$label" "$HOSTWATCH" "${FAST[@]}" ;;
+        cmp | cmp_2 | cmp_3) launch_agent "$label" "$COMPARE" "${FAST[@]}" ;;
+        default) launch_agent default "$HOSTWATCH" HOSTWATCH_PROCESSES_ENABLED=false ;;
+        procs) launch_agent procs "$HOSTWATCH" HOSTWATCH_FILESYSTEMS_TIER=fast "${NO_INTEGRATIONS[@]}" ;;
+        empty) launch_agent empty "$HOSTWATCH" "${ALL_OFF[@]}" ;;
+        idle | bare | cycle) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" "$label" ;;
+        ne_*) scrape_every_tick "$label" ;;
     esac
     t=$(add "$t" "$GAP")
 done
@@ -309,8 +333,12 @@ for label in fast default procs; do
 done
 for pid in "${CHILDREN[@]}"; do kill "$pid" 2>/dev/null || true; done
 
-# The three instances of `fast` pooled: the figure is their median over every window.
-for kind in cpu rss; do cat "$WORK"/fast{,_2,_3}.$kind >"$WORK/fast_all.$kind"; done
+# The three instances of each pooled: the figure is their median over every window.
+for kind in cpu rss; do
+    for label in fast ne_1hz ne_psi_1hz ${COMPARE:+cmp}; do
+        cat "$WORK/${label}"{,_2,_3}."$kind" >"$WORK/${label}_all.$kind"
+    done
+done
 
 # ---------------------------------------------------------------------------------------------
 # 3. Criterion
@@ -333,7 +361,7 @@ m() { median <"$WORK/$1.$2"; }
 row() { # row TITLE LABEL
     printf '%-62s %9s %8s   [%s]\n' "$1" "$(us "$(m "$2" cpu)")" "$(mib "$(m "$2" rss)")" "$(list "$WORK/$2.cpu")"
 }
-NE=$(m ne cpu) NE_1HZ=$(m ne_1hz cpu) NE_LEAN=$(m ne_lean cpu)
+NE=$(m ne cpu) NE_1HZ=$(m ne_1hz_all cpu) NE_PSI_1HZ=$(m ne_psi_1hz_all cpu) NE_LEAN=$(m ne_lean cpu)
 FAST_CPU=$(m fast_all cpu) DEFAULT_CPU=$(m default cpu) PROCS_CPU=$(m procs cpu) EMPTY_CPU=$(m empty cpu)
 IDLE_CPU=$(m idle cpu) BARE_CPU=$(m bare cpu) CYCLE_CPU=$(m cycle cpu)
 B_LIVE=$(estimate fast_cycle/live) B_BARE=$(estimate bare_read/fast_files)
@@ -348,9 +376,19 @@ echo "== medians                                                       µs/cycle
 row "node_exporter, per scrape, back to back (as briefed)" ne
 row "node_exporter, per scrape, back to back, gzip" ne_gzip
 row "node_exporter, per scrape, back to back, no exporter metrics" ne_lean
-row "node_exporter, per scrape, scraped every $PERIOD s" ne_1hz
+instances() { # instances LABEL: each of its three instances' median
+    printf '%-62s %9s\n' "  each instance's median" "$(for l in "$1" "$1_2" "$1_3"; do us "$(m "$l" cpu)"; echo; done | paste -sd' ')"
+}
+row "node_exporter, per scrape, scraped every $PERIOD s" ne_1hz_all
+instances ne_1hz
+row "node_exporter + pressure (the agent's files), every $PERIOD s" ne_psi_1hz_all
+instances ne_psi_1hz
 row "agent: fast cycle (processes off, filesystems on fast)" fast_all
-printf '%-62s %9s\n' "  each instance's median" "$(for l in fast fast_2 fast_3; do us "$(m "$l" cpu)"; echo; done | paste -sd' ')"
+instances fast
+if [ -n "${COMPARE:-}" ]; then
+    row "COMPARE agent: fast cycle" cmp_all
+    instances cmp
+fi
 row "agent: default tiers (processes off, filesystems medium)" default
 row "agent: fast cycle with processes" procs
 row "agent: every collector off" empty
@@ -380,6 +418,13 @@ target() { # target TITLE RATIO LIMIT
 target "agent fast cycle / node_exporter scrape, back to back (as briefed)" "$(ratio "$FAST_CPU" "$NE")" 0.1
 target "agent fast cycle / node_exporter scrape, no exporter metrics" "$(ratio "$FAST_CPU" "$NE_LEAN")" 0.1
 target "agent fast cycle / node_exporter scrape, both every $PERIOD s" "$(ratio "$FAST_CPU" "$NE_1HZ")" 0.1
+target "agent fast cycle / node_exporter + pressure, both every $PERIOD s" "$(ratio "$FAST_CPU" "$NE_PSI_1HZ")" 0.1
+if [ -n "${COMPARE:-}" ]; then
+    CMP_CPU=$(m cmp_all cpu)
+    target "COMPARE agent / node_exporter scrape, both every $PERIOD s" "$(ratio "$CMP_CPU" "$NE_1HZ")" 0.1
+    target "COMPARE agent / node_exporter + pressure, both every $PERIOD s" "$(ratio "$CMP_CPU" "$NE_PSI_1HZ")" 0.1
+    printf '%-70s %7s\n' "COMPARE agent / agent, fast cycle" "$(ratio "$CMP_CPU" "$FAST_CPU")"
+fi
 target "agent fast cycle / bare read, both every $PERIOD s" "$(ratio "$FAST_CPU" "$BARE_CPU")" 3
 target "agent fast cycle / bare read, both in a hot loop (criterion)" "$(ratio "$B_LIVE" "$B_BARE")" 3
 target "agent steady RSS / node_exporter steady RSS" "$(ratio "$(m fast_all rss)" "$(m ne rss)")" 0.333
