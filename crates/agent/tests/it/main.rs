@@ -6,8 +6,6 @@ mod containers;
 mod fakedocker;
 mod fakehub;
 mod hub;
-// Shared with the other crates' integration tests: one capture, one behaviour.
-#[path = "../../../../tests/support/logcapture.rs"]
 mod logcapture;
 mod mosquitto;
 mod mqtt;

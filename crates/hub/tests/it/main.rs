@@ -9,8 +9,8 @@ mod harness;
 mod history;
 mod ingest;
 mod insight;
-// Shared with the other crates' integration tests: one capture, one behaviour.
-#[path = "../../../../tests/support/logcapture.rs"]
+// The agent's, shared rather than copied: one capture, one behaviour.
+#[path = "../../../agent/tests/it/logcapture.rs"]
 mod logcapture;
 pub(crate) mod notify;
 mod notify_email;
