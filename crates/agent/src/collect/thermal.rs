@@ -103,6 +103,10 @@ impl ThermalCollector {
         let Some(layout) = &mut self.layout else {
             return Ok(None);
         };
+        // No sensor at all (most VMs): nothing to read, and none of the code below to run.
+        if layout.sensors.is_empty() && layout.zones.is_empty() {
+            return Ok(None);
+        }
 
         let mut thermal = Thermal::default();
         let mut cpu_sensor_max: Option<f64> = None;
@@ -526,6 +530,23 @@ mod tests {
         fs::create_dir_all(dir.path().join("sys/class/thermal")).unwrap();
         fs::create_dir_all(dir.path().join("sys/class/hwmon")).unwrap();
         assert_eq!(read(HostPaths::under(dir.path())), None);
+    }
+
+    #[test]
+    fn a_host_without_sensors_still_finds_one_that_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let hwmon = dir.path().join("sys/class/hwmon");
+        fs::create_dir_all(&hwmon).unwrap();
+        let mut collector = ThermalCollector::new(HostPaths::under(dir.path()));
+        let t0 = Instant::now();
+        assert_eq!(collector.read_at(t0).unwrap(), None);
+
+        // Ticks with nothing to read skip the reading, not the listing.
+        write(&hwmon.join("hwmon0/name"), "nvme\n");
+        write(&hwmon.join("hwmon0/temp1_input"), "35000\n");
+        assert_eq!(collector.read_at(t0 + LIST_EVERY / 2).unwrap(), None);
+        let t = collector.read_at(t0 + LIST_EVERY).unwrap().unwrap();
+        assert_eq!((t.sensors.len(), t.sensors[0].celsius), (1, 35.0));
     }
 
     #[test]
