@@ -142,7 +142,8 @@ impl DisksCollector {
         }
         let disks = self.read_diskstats(now)?;
         self.listing.done(now);
-        self.own_files = disks.as_ref().and_then(|d| self.own_files_for(d));
+        let kept = self.own_files.take().unwrap_or_default();
+        self.own_files = disks.as_ref().and_then(|d| self.own_files_for(d, kept));
         Ok(disks)
     }
 
@@ -176,13 +177,17 @@ impl DisksCollector {
             let rates = baseline.and_then(|(previous, e)| rates(&previous, &counters, e));
             devices.push(disk(&file.name, &counters, rates));
         }
-        self.baselines.finish();
+        // No `finish`: this read saw only the reported devices, by design. Forgetting the
+        // hidden ones (partitions, loop devices) would decide about each again at the next
+        // listing — a look into `/sys/block` per device, every minute. A device that went away
+        // is forgotten by the next whole-table read, as is one whose own file failed here.
         Ok(Some(Disks { devices }))
     }
 
     /// The own files of the devices just reported, if reading them instead of the whole table
-    /// pays and every one of them is there.
-    fn own_files_for(&self, disks: &Disks) -> Option<Vec<OwnFile>> {
+    /// pays and every one of them is there. A device's file in `kept` (the last listing's) is
+    /// taken over while it is the same device: no lookup, no reopening.
+    fn own_files_for(&self, disks: &Disks, mut kept: Vec<OwnFile>) -> Option<Vec<OwnFile>> {
         if disks.devices.is_empty() || disks.devices.len() * LINES_PER_OWN_FILE > self.lines.len() {
             return None;
         }
@@ -194,6 +199,12 @@ impl DisksCollector {
                     .lines
                     .iter()
                     .find(|l| self.buf[l.name.clone()] == disk.name)?;
+                if let Some(i) = kept
+                    .iter()
+                    .position(|f| f.name == disk.name && f.devno == line.devno)
+                {
+                    return Some(kept.swap_remove(i));
+                }
                 let stat = self
                     .paths
                     .sys("class/block")
@@ -595,6 +606,53 @@ mod tests {
             c.own_files.is_none(),
             "2 devices in 2 lines: the table pays"
         );
+    }
+
+    #[test]
+    fn hidden_devices_are_decided_once_across_own_file_reads() {
+        let counters = "100 0 800 40 50 0 400 20 0 60 60";
+        let mut table = format!("8 0 sda {counters}\n");
+        for n in 1..=4 {
+            table.push_str(&format!("8 {n} sda{n} 1 0 2 0 0 0 0 0 0 0 0\n"));
+        }
+        let tree = temp_tree(&table, &["sda"]);
+        write_own_file(tree.path(), "sda", counters);
+        let mut c = collector(HostPaths::under(tree.path()), DisksConfig::default());
+        let t0 = Instant::now();
+        assert_eq!(names(&c.collect_at(t0).unwrap().unwrap()), ["sda"]);
+        assert!(c.own_files.is_some(), "1 reported device, 5 lines");
+        assert_eq!(
+            names(&c.collect_at(t0 + LIST_EVERY / 2).unwrap().unwrap()),
+            ["sda"]
+        );
+
+        // Were sda1 looked at again, this entry would make it a whole device, reported. It is
+        // the same device (same major:minor), so the first decision stands and nothing is
+        // looked up for it at the listing.
+        std::fs::create_dir_all(tree.path().join("sys/block/sda1")).unwrap();
+        let listed = c.collect_at(t0 + LIST_EVERY).unwrap().unwrap();
+        assert_eq!(names(&listed), ["sda"]);
+        assert!(listed.devices[0].rates.is_some());
+    }
+
+    #[test]
+    fn a_listing_keeps_the_own_files_it_already_has_open() {
+        let counters = "100 0 800 40 50 0 400 20 0 60 60";
+        let tree = one_disk_among_loops(counters, counters);
+        let mut c = collector(HostPaths::under(tree.path()), DisksConfig::default());
+        let t0 = Instant::now();
+        c.collect_at(t0).unwrap().unwrap();
+
+        // Unlinked, the file is still readable through the descriptor kept open; looked up
+        // again, it would be missing and the own-file reads would stop.
+        std::fs::remove_file(tree.path().join("sys/class/block/sda/stat")).unwrap();
+        assert_eq!(
+            names(&c.collect_at(t0 + LIST_EVERY).unwrap().unwrap()),
+            ["sda"]
+        );
+        assert!(c.own_files.is_some(), "the open file was taken over");
+        let next = c.collect_at(t0 + LIST_EVERY * 3 / 2).unwrap().unwrap();
+        assert_eq!(next.devices[0].reads_completed_total, 100);
     }
 
     #[test]
