@@ -26,12 +26,10 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 : >"$WORK/empty.toml"
 port=$(free_port)
-off=()
-for c in processes zfs smart proxmox systemd containers gpu ollama; do off+=("HOSTWATCH_${c^^}_ENABLED=false"); done
 
 # valgrind writes the trace to fd 3; the agent's own output is dropped.
 timeout "${SECONDS_TRACED:-20}" env HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST=1 \
-    HOSTWATCH_FILESYSTEMS_TIER=fast "${off[@]}" HOSTWATCH_PROMETHEUS_LISTEN="127.0.0.1:$port" \
+    "${FAST[@]}" HOSTWATCH_PROMETHEUS_LISTEN="127.0.0.1:$port" \
     valgrind --tool=lackey --trace-mem=yes --log-fd=3 "$HOSTWATCH" agent 3>&1 1>/dev/null 2>/dev/null |
     "$COUNT" | tee "$WORK/cycles" || true # timeout ends the trace
 

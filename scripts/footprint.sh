@@ -215,18 +215,14 @@ measure_scrapes ne_lean "" --web.disable-exporter-metrics
 # 2. Everything that ticks every PERIOD seconds, side by side
 
 COLLECTORS=(cpu load memory system thermal filesystems disks network processes)
-# Sources node_exporter's restricted scrape has no equivalent of: off where the two are compared
-# (`fast`, `procs`), on in `default` (each decides by itself that its source is absent here).
-INTEGRATIONS=(zfs smart proxmox systemd containers gpu ollama)
+# INTEGRATIONS, NO_INTEGRATIONS and FAST come from scripts/lib.sh: integrations are off in `fast`
+# and `procs`, on in `default` (each decides by itself that its source is absent here).
 ALL_OFF=()
-NO_INTEGRATIONS=()
 for c in "${COLLECTORS[@]}" "${INTEGRATIONS[@]}"; do ALL_OFF+=("HOSTWATCH_${c^^}_ENABLED=false"); done
-for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=false"); done
 : >"$WORK/empty.toml"
 # The environment every agent and probe shares: defaults only (no config file is searched),
 # one-second fast tier.
 BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST="$PERIOD" HOSTWATCH_LOG_LEVEL=info NO_COLOR=1)
-FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")
 
 NE_LABELS=(ne_1hz ne_1hz_2 ne_1hz_3 ne_psi_1hz ne_psi_1hz_2 ne_psi_1hz_3)
 # In the order of their phases within a tick, each kind spread over it.

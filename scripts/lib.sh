@@ -14,3 +14,12 @@ free_port() {
         fi
     done
 }
+
+# Sources node_exporter's restricted scrape has no equivalent of: off where the agent is compared
+# with it.
+INTEGRATIONS=(zfs smart proxmox systemd containers gpu ollama)
+NO_INTEGRATIONS=()
+for c in "${INTEGRATIONS[@]}"; do NO_INTEGRATIONS+=("HOSTWATCH_${c^^}_ENABLED=false"); done
+# The footprint's `fast` agent (scripts/footprint.sh, scripts/cycle-lines.sh): the data of
+# node_exporter's restricted scrape — processes off, filesystems stat'ed every tick as it does.
+FAST=(HOSTWATCH_FILESYSTEMS_TIER=fast HOSTWATCH_PROCESSES_ENABLED=false "${NO_INTEGRATIONS[@]}")

@@ -96,7 +96,9 @@ impl<C: Copy, Id: PartialEq> Baselines<C, Id> {
         }
     }
 
-    /// Ends a read: devices it did not contain are forgotten.
+    /// Ends a read of every device: those it did not contain are forgotten. A read of only some
+    /// devices (the disks' own files between two listings) does not call it, so the others
+    /// keep their decision until the next whole read.
     pub fn finish(&mut self) {
         let tick = self.tick;
         self.known.retain(|_, k| k.last_seen_tick == tick);
