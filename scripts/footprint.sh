@@ -17,6 +17,11 @@
 #        empty    hostwatch agent with every collector off: the loop, report and sink alone
 #        idle     footprint_probe idle: a thread that only wakes up once a tick
 #        bare     footprint_probe bare: wakes and reads the files `fast` reads (the floor)
+#        kept     footprint_probe kept: wakes and reads them as the agent does (kept open,
+#                 pread, the mount table only polled), no parsing: the floor under the agent's
+#                 own reads, so `fast` above it is the agent's user code; three (kept, _2,
+#                 _3), pooled: the least any reader of these files could score against
+#                 node_exporter
 #        cycle    footprint_probe cycle: wakes and runs `fast`'s cycle on its one thread
 #        ne_1hz   node_exporter scraped once a tick over one kept-alive connection, as
 #                 Prometheus does, while the agent collects once a tick; three instances
@@ -226,11 +231,11 @@ BASE=(HOSTWATCH_CONFIG="$WORK/empty.toml" HOSTWATCH_TIERS_FAST="$PERIOD" HOSTWAT
 
 NE_LABELS=(ne_1hz ne_1hz_2 ne_1hz_3 ne_psi_1hz ne_psi_1hz_2 ne_psi_1hz_3)
 # In the order of their phases within a tick, each kind spread over it.
-LABELS=(fast ne_1hz default ne_psi_1hz procs fast_2 ne_1hz_2 empty idle ne_psi_1hz_2
-    fast_3 ne_1hz_3 bare cycle ne_psi_1hz_3)
+LABELS=(fast ne_1hz kept default ne_psi_1hz procs fast_2 ne_1hz_2 kept_2 empty idle
+    ne_psi_1hz_2 fast_3 ne_1hz_3 kept_3 bare cycle ne_psi_1hz_3)
 if [ -n "${COMPARE:-}" ]; then
-    LABELS=(fast cmp ne_1hz default ne_psi_1hz procs fast_2 cmp_2 ne_1hz_2 empty idle
-        ne_psi_1hz_2 fast_3 cmp_3 ne_1hz_3 bare cycle ne_psi_1hz_3)
+    LABELS=(fast cmp ne_1hz kept default ne_psi_1hz procs fast_2 cmp_2 ne_1hz_2 kept_2 empty
+        idle ne_psi_1hz_2 fast_3 cmp_3 ne_1hz_3 kept_3 bare cycle ne_psi_1hz_3)
 fi
 declare -A PID T0 URL LAST
 GAP=$(awk -v n="${#LABELS[@]}" -v p="$PERIOD" 'BEGIN { printf "%.3f", p / (n + 1) }')
@@ -297,6 +302,7 @@ for label in "${LABELS[@]}"; do
         procs) launch_agent procs "$HOSTWATCH" HOSTWATCH_FILESYSTEMS_TIER=fast "${NO_INTEGRATIONS[@]}" ;;
         empty) launch_agent empty "$HOSTWATCH" "${ALL_OFF[@]}" ;;
         idle | bare | cycle) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" "$label" ;;
+        kept*) launch "$label" "${BASE[@]}" "${FAST[@]}" "$PROBE" kept ;;
         ne_*) scrape_every_tick "$label" ;;
     esac
     t=$(add "$t" "$GAP")
@@ -331,7 +337,7 @@ for pid in "${CHILDREN[@]}"; do kill "$pid" 2>/dev/null || true; done
 
 # The three instances of each pooled: the figure is their median over every window.
 for kind in cpu rss; do
-    for label in fast ne_1hz ne_psi_1hz ${COMPARE:+cmp}; do
+    for label in fast ne_1hz ne_psi_1hz kept ${COMPARE:+cmp}; do
         cat "$WORK/${label}"{,_2,_3}."$kind" >"$WORK/${label}_all.$kind"
     done
 done
@@ -359,7 +365,7 @@ row() { # row TITLE LABEL
 }
 NE=$(m ne cpu) NE_1HZ=$(m ne_1hz_all cpu) NE_PSI_1HZ=$(m ne_psi_1hz_all cpu) NE_LEAN=$(m ne_lean cpu)
 FAST_CPU=$(m fast_all cpu) DEFAULT_CPU=$(m default cpu) PROCS_CPU=$(m procs cpu) EMPTY_CPU=$(m empty cpu)
-IDLE_CPU=$(m idle cpu) BARE_CPU=$(m bare cpu) CYCLE_CPU=$(m cycle cpu)
+IDLE_CPU=$(m idle cpu) BARE_CPU=$(m bare cpu) KEPT_CPU=$(m kept_all cpu) CYCLE_CPU=$(m cycle cpu)
 B_LIVE=$(estimate fast_cycle/live) B_BARE=$(estimate bare_read/fast_files)
 B_PROCS=$(estimate processes/live) B_BARE_PROCS=$(estimate bare_read/proc_pid_stat)
 
@@ -390,15 +396,19 @@ row "agent: fast cycle with processes" procs
 row "agent: every collector off" empty
 row "probe: wake up only" idle
 row "probe: wake up + bare read of the fast cycle's files" bare
+row "probe: wake up + the agent's reads, kept open, no parsing" kept_all
+instances kept
 row "probe: wake up + the fast cycle on one thread" cycle
 printf '%-62s %9s\n' "  processes' extra cost per cycle (procs - fast)" "$(us "$(minus "$PROCS_CPU" "$FAST_CPU")")"
 printf '%-62s %9s\n' "  the agent's loop, report and sink (empty - idle)" "$(us "$(minus "$EMPTY_CPU" "$IDLE_CPU")")"
 printf '%-62s %9s\n' "  reading the files, cold (bare - idle)" "$(us "$(minus "$BARE_CPU" "$IDLE_CPU")")"
 printf '%-62s %9s\n' "  parsing and assembling, cold (cycle - bare)" "$(us "$(minus "$CYCLE_CPU" "$BARE_CPU")")"
+printf '%-62s %9s\n' "  the agent's reads, cold (kept - idle)" "$(us "$(minus "$KEPT_CPU" "$IDLE_CPU")")"
+printf '%-62s %9s\n' "  the agent's user code, cold (fast - kept)" "$(us "$(minus "$FAST_CPU" "$KEPT_CPU")")"
 echo "node_exporter unscraped: $(us "$(cat "$WORK/ne.idle_per_s")") µs per second; $(cat "$WORK/ne.series") series per scrape ($(cat "$WORK/ne_lean.series") without exporter metrics)"
 echo
 echo "== criterion medians (hot loop, one thread)"
-for b in fast_cycle/fixture fast_cycle/live bare_read/fast_files processes/live bare_read/proc_pid_stat; do
+for b in fast_cycle/fixture fast_cycle/live bare_read/fast_files bare_read/kept_open processes/live bare_read/proc_pid_stat; do
     printf '  %-40s %9s µs\n' "$b" "$(us "$(estimate "$b")")"
 done
 for dir in "$TARGET_DIR"/criterion/collector/*/; do
@@ -421,6 +431,8 @@ if [ -n "${COMPARE:-}" ]; then
     target "COMPARE agent / node_exporter + pressure, both every $PERIOD s" "$(ratio "$CMP_CPU" "$NE_PSI_1HZ")" 0.1
     printf '%-70s %7s\n' "COMPARE agent / agent, fast cycle" "$(ratio "$CMP_CPU" "$FAST_CPU")"
 fi
+printf '%-70s %7s\n' "the floor: kept read / node_exporter scrape, both every $PERIOD s" "$(ratio "$KEPT_CPU" "$NE_1HZ")"
+printf '%-70s %7s\n' "the floor: kept read / node_exporter + pressure, both every $PERIOD s" "$(ratio "$KEPT_CPU" "$NE_PSI_1HZ")"
 target "agent fast cycle / bare read, both every $PERIOD s" "$(ratio "$FAST_CPU" "$BARE_CPU")" 3
 target "agent fast cycle / bare read, both in a hot loop (criterion)" "$(ratio "$B_LIVE" "$B_BARE")" 3
 target "agent steady RSS / node_exporter steady RSS" "$(ratio "$(m fast_all rss)" "$(m ne rss)")" 0.333

@@ -9,7 +9,9 @@
 //! - `processes/live`: the processes collector alone, live — the expensive one, kept apart;
 //! - `bare_read/fast_files`: only reading the files the fast cycle reads (and `statvfs` of the
 //!   mounts it reports) into a reused buffer, no parsing — the floor the cycle is judged
-//!   against; `bare_read/proc_pid_stat`: the same floor for the processes collector.
+//!   against; `bare_read/kept_open`: the agent's own way of reading them (kept open, `pread`,
+//!   the mount table only polled), no parsing — the floor under the agent's reads;
+//!   `bare_read/proc_pid_stat`: the same floor for the processes collector.
 //!
 //! The measured "fast cycle" is what the agent runs every fast tick with the processes
 //! collector off, plus `filesystems` moved to the fast tier, because node_exporter — the
@@ -20,7 +22,7 @@
 #[path = "common/bare_read.rs"]
 mod bare_read;
 
-use bare_read::{BareProcStat, BareRead, fast_config};
+use bare_read::{BareProcStat, BareRead, KeptRead, fast_config};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hostwatch_agent::collect::Scheduled;
 use hostwatch_agent::collect::processes::ProcessesCollector;
@@ -131,6 +133,8 @@ fn bare_read(c: &mut Criterion) {
         fast.dirs.len(),
         fast.mounts.len()
     );
+    let mut kept = KeptRead::for_collectors(&fast_config(), &live, &fast_collectors(&live));
+    assert!(kept.run().unwrap() > 0, "the kept read read nothing");
     let mut procs = BareProcStat::new(&live);
     assert!(procs.run() > 0, "no /proc/PID/stat read");
 
@@ -140,6 +144,7 @@ fn bare_read(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
     group.bench_function("fast_files", |b| b.iter(|| fast.run()));
+    group.bench_function("kept_open", |b| b.iter(|| kept.run()));
     group.bench_function("proc_pid_stat", |b| b.iter(|| procs.run()));
     group.finish();
 }

@@ -6,6 +6,9 @@
 //! - `bare`: the bare read of the fast collectors' files (see `benches/common/bare_read.rs`)
 //!   — the floor the agent's cycle is held to, measured under the same conditions (caches
 //!   gone cold during the second asleep) instead of in a hot loop;
+//! - `kept`: the agent's own reads of those files (kept open, `pread` from the start, the
+//!   mount table only polled; see `KeptRead`) without parsing — the floor under the agent's
+//!   way of reading, so the agent's cost above it is its user code;
 //! - `cycle`: one agent cycle (`Agent::collect` of the fast tier and the Prometheus sink's
 //!   `record`) on this thread — the agent's work without its runtime and thread hand-off.
 //!
@@ -18,7 +21,7 @@
 #[allow(dead_code)] // the benchmark uses the rest
 mod bare_read;
 
-use bare_read::{BareRead, fast_collectors};
+use bare_read::{BareRead, KeptRead, fast_collectors};
 use hostwatch_agent::config::AgentConfig;
 use hostwatch_agent::config_file::Sources;
 use hostwatch_agent::sink::prometheus::MetricsState;
@@ -50,6 +53,13 @@ fn main() {
                 black_box(bare.run().ok());
             })
         }
+        "kept" => {
+            let mut kept =
+                KeptRead::for_collectors(&config, &paths, &fast_collectors(&config, &paths));
+            Box::new(move || {
+                black_box(kept.run().ok());
+            })
+        }
         "cycle" => {
             let mut agent =
                 Agent::with_collectors("probe".into(), None, fast_collectors(&config, &paths));
@@ -57,7 +67,7 @@ fn main() {
             Box::new(move || metrics.record(black_box(agent.collect(&[Tier::Fast]))))
         }
         _ => {
-            eprintln!("usage: footprint_probe idle|bare|cycle");
+            eprintln!("usage: footprint_probe idle|bare|kept|cycle");
             std::process::exit(2);
         }
     };
