@@ -249,29 +249,13 @@ impl KeptRead {
     }
 }
 
-/// The reported disks' own `stat` files, when the disks collector reads those rather than the
-/// whole `diskstats` (a quarter or fewer of its lines reported, as it decides).
+/// The reported disks' own `stat` files, when the disks collector reads those between its
+/// listings rather than the whole `diskstats`.
 fn own_disk_files(config: &AgentConfig, paths: &HostPaths) -> Option<Vec<PathBuf>> {
     let mut collector = collect::disks::DisksCollector::new(&config.disks, paths);
-    let disks = collector.collect_at(Instant::now()).ok()??;
-    let lines = std::fs::read_to_string(paths.proc("diskstats"))
-        .ok()?
-        .lines()
-        .count();
-    if disks.devices.is_empty() || disks.devices.len() * 4 > lines {
-        return None;
-    }
-    let files: Vec<PathBuf> = disks
-        .devices
-        .iter()
-        .map(|d| {
-            paths
-                .sys("class/block")
-                .join(d.name.replace('/', "!"))
-                .join("stat")
-        })
-        .collect();
-    files.iter().all(|f| f.is_file()).then_some(files)
+    collector.collect_at(Instant::now()).ok()?;
+    let files = collector.own_file_paths()?;
+    Some(files.into_iter().map(Path::to_path_buf).collect())
 }
 
 /// The mounts the filesystems collector reports on this host, as paths to `statvfs`.

@@ -27,7 +27,7 @@ use crate::paths::PseudoFile;
 use hostwatch_proto::sections::{Disk, DiskRates, Disks};
 use hostwatch_proto::{SectionData, Tier};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Time between two reads of the whole `/proc/diskstats` while the reported devices are read
@@ -145,6 +145,14 @@ impl DisksCollector {
         let kept = self.own_files.take().unwrap_or_default();
         self.own_files = disks.as_ref().and_then(|d| self.own_files_for(d, kept));
         Ok(disks)
+    }
+
+    /// What a tick between listings reads: the reported devices' own counters files, or
+    /// `None` while every tick reads the whole table. For the footprint's floor probe, which
+    /// reads what the agent reads.
+    pub fn own_file_paths(&self) -> Option<Vec<&Path>> {
+        let files = self.own_files.as_ref()?;
+        Some(files.iter().map(|f| f.stat.path()).collect())
     }
 
     /// The reported devices from their own files; `None` when there are none to read, or
@@ -568,7 +576,11 @@ mod tests {
         let at = |ms| t0 + Duration::from_millis(ms);
         let first = c.collect_at(at(0)).unwrap().unwrap();
         assert_eq!(names(&first), ["sda"]);
-        assert!(c.own_files.is_some(), "1 reported device, 5 lines");
+        assert_eq!(
+            c.own_file_paths(),
+            Some(vec![tree.path().join("sys/class/block/sda/stat").as_path()]),
+            "1 reported device, 5 lines"
+        );
 
         // The table is left behind on purpose: the second read must come from the own file.
         write_own_file(
