@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the agent-only binary (`-p hostwatch --no-default-features`) with profile-guided
 # optimisation, for hosts where the agent's own cost matters most. Ticking once a second it cost
-# 3–16 % less CPU per cycle than the plain release build, every ten seconds no less
+# 3–16 % less CPU per cycle than the plain release build, every ten seconds 0–6 %
 # (docs/performance.md): the profile lays the code a tick runs out together, so a cycle that
 # starts from cold caches touches fewer pages.
 #
