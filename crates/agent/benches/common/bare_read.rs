@@ -86,22 +86,9 @@ impl BareRead {
 
     /// The thermal collector lists both class directories and reads each temperature input.
     fn add_thermal(&mut self, paths: &HostPaths) {
-        let hwmon = paths.sys("class/hwmon");
-        let thermal = paths.sys("class/thermal");
-        for chip in entries(&hwmon, "hwmon") {
-            for dir in [chip.clone(), chip.join("device")] {
-                for file in entries(&dir, "temp") {
-                    if file.to_string_lossy().ends_with("_input") {
-                        self.files.push(file);
-                    }
-                }
-            }
-        }
-        for zone in entries(&thermal, "thermal_zone") {
-            self.files.push(zone.join("temp"));
-        }
-        self.dirs.push(hwmon);
-        self.dirs.push(thermal);
+        self.files.extend(temperature_inputs(paths));
+        self.dirs.push(paths.sys("class/hwmon"));
+        self.dirs.push(paths.sys("class/thermal"));
     }
 
     /// The gpu collector lists the DRM class and reads each amdgpu card's changing values.
@@ -210,9 +197,7 @@ impl KeptRead {
                 // Sensor files are read per tick only where there are sensors; the listings
                 // happen once a minute.
                 "thermal" => {
-                    let mut sensors = BareRead::for_collectors(config, paths, &[]);
-                    sensors.add_thermal(paths);
-                    for file in sensors.files {
+                    for file in temperature_inputs(paths) {
                         open(file, Rendering::Whole);
                     }
                 }
@@ -247,6 +232,25 @@ impl KeptRead {
         }
         Ok(total)
     }
+}
+
+/// Every hwmon temperature input and thermal zone temperature: what the thermal collector reads
+/// per tick.
+fn temperature_inputs(paths: &HostPaths) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for chip in entries(&paths.sys("class/hwmon"), "hwmon") {
+        for dir in [chip.clone(), chip.join("device")] {
+            for file in entries(&dir, "temp") {
+                if file.to_string_lossy().ends_with("_input") {
+                    files.push(file);
+                }
+            }
+        }
+    }
+    for zone in entries(&paths.sys("class/thermal"), "thermal_zone") {
+        files.push(zone.join("temp"));
+    }
+    files
 }
 
 /// The reported disks' own `stat` files, when the disks collector reads those between its
